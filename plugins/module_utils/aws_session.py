@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tap.ebook_storage collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""AWS clients for one module run: retrying clients, call counting, cached reads."""
+
+from __future__ import annotations
+
+import json
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def error_code(exc):
+    """The AWS error code of a botocore ClientError, else the exception's class name."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = (response.get("Error") or {}).get("Code")
+        if code:
+            return code
+    return type(exc).__name__
+
+
+def error_summary(exc):
+    """A short JSON-safe description of an AWS error, for check results."""
+    response = getattr(exc, "response", None)
+    message = str(exc)
+    if isinstance(response, dict):
+        message = (response.get("Error") or {}).get("Message") or message
+    return {"error": error_code(exc), "message": message, "operation": getattr(exc, "operation_name", None)}
+
+
+def aws_errors():
+    """Exception classes that count as an AWS read failure."""
+    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+
+
+class AwsSession:
+    """Hands out one retrying client per service and counts every API call made.
+
+    ``call`` always uses the retry decorator; ``read`` also remembers the answer
+    (or the error) so that several checks reading the same thing make one call.
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self._clients = {}
+        self._cache = {}
+        self.calls = {}
+
+    def _count(self, model=None, **kwargs):
+        if model is None:
+            return
+        key = f"{model.service_model.service_name}:{model.name}"
+        self.calls[key] = self.calls.get(key, 0) + 1
+
+    def client(self, service):
+        if service not in self._clients:
+            client = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff())
+            raw = getattr(client, "client", client)
+            raw.meta.events.register("before-call", self._count)
+            self._clients[service] = client
+        return self._clients[service]
+
+    def call(self, service, operation, **params):
+        return getattr(self.client(service), operation)(aws_retry=True, **params)
+
+    def read(self, service, operation, **params):
+        key = (service, operation, json.dumps(params, sort_keys=True, default=str))
+        if key not in self._cache:
+            try:
+                self._cache[key] = (True, self.call(service, operation, **params))
+            except aws_errors() as e:
+                self._cache[key] = (False, e)
+        ok, value = self._cache[key]
+        if not ok:
+            raise value
+        return value
+
+    def forget(self, service, operation, **params):
+        key = (service, operation, json.dumps(params, sort_keys=True, default=str))
+        self._cache.pop(key, None)
+
+    def paginate(self, service, operation, result_key, **params):
+        """Every page of a paginated read, joined (remembered like ``read``)."""
+        key = (service, "paginate:" + operation, json.dumps(params, sort_keys=True, default=str))
+        if key not in self._cache:
+            client = self.client(service)
+            raw = getattr(client, "client", client)
+            paginator = raw.get_paginator(operation)
+
+            @AWSRetry.jittered_backoff()
+            def _all_pages():
+                return paginator.paginate(**params).build_full_result()
+
+            try:
+                self._cache[key] = (True, _all_pages().get(result_key, []))
+            except aws_errors() as e:
+                self._cache[key] = (False, e)
+        ok, value = self._cache[key]
+        if not ok:
+            raise value
+        return value
+
+    def api_calls(self):
+        return {"total": sum(self.calls.values()), "by_operation": dict(sorted(self.calls.items()))}
+
+    def endpoint(self):
+        return self.module.params.get("endpoint_url") or "the default AWS endpoint"

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tap.ebook_storage collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Checks of the monitor function (``lambda.*``): configuration, log group, destination, permission."""
+
+from __future__ import annotations
+
+from ansible_collections.tap.ebook_storage.plugins.module_utils import policy_documents as pd
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import rule_name_from_physical_id
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import Check
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import bad
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import compare
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import declared_tags
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import ok
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import tags_subset
+
+# CloudFormation's defaults for properties a template may leave out.
+DEFAULTS = {"Timeout": 3, "MemorySize": 128}
+
+
+class _Function:
+    def __init__(self, ctx, logical_id):
+        self.ctx = ctx
+        self.logical_id = logical_id
+        self.name = ctx.parts.name(logical_id)
+
+    def config(self):
+        return self.ctx.session.read("lambda", "get_function_configuration", FunctionName=self.name)
+
+    def declared(self, prop):
+        value = self.ctx.model.resolve_at(self.logical_id, prop)
+        return DEFAULTS.get(prop) if value is None else value
+
+    def field(self, prop, cast=str):
+        def run():
+            want = self.declared(prop)
+            got = self.config().get(prop)
+            return compare(cast(want) if want is not None else None, cast(got) if got is not None else None, prop)
+
+        return run
+
+    def role(self):
+        want = self.declared("Role")
+        got = self.config().get("Role")
+        return compare(want, got, "the execution role")
+
+    def environment(self):
+        declared = (self.declared("Environment") or {}).get("Variables") or {}
+        declared = {k: str(v) for k, v in declared.items()}
+        live = ((self.config().get("Environment") or {}).get("Variables")) or {}
+        problems = []
+        if declared != live:
+            names = sorted(k for k in set(declared) | set(live) if declared.get(k) != live.get(k))
+            problems.append(f"variables differ from the template: {names}")
+        bucket = self.ctx.parts.name(self.ctx.parts.data_bucket)
+        if "BUCKET_NAME" in live and live["BUCKET_NAME"] != bucket:
+            problems.append(f"BUCKET_NAME is {live['BUCKET_NAME']}, not this stack's bucket {bucket}")
+        topic = self.ctx.arn(self.ctx.parts.topic) if self.ctx.parts.topic else None
+        if "SNS_TOPIC_ARN" in live and live["SNS_TOPIC_ARN"] != topic:
+            problems.append(f"SNS_TOPIC_ARN is {live['SNS_TOPIC_ARN']}, not this stack's topic {topic}")
+        if problems:
+            return bad(declared, live, "; ".join(problems))
+        return ok(declared, live, "environment variables are as declared and point at this stack's bucket and topic")
+
+    def log_group(self):
+        logical_id, name = self.ctx.parts.log_group_of_function()
+        groups = self.ctx.session.paginate("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+        live = next((g for g in groups if g.get("logGroupName") == name), None)
+        want_retention = self.ctx.model.resolve_at(logical_id, "RetentionInDays") if logical_id else None
+        expected = {"logGroupName": name, "retentionInDays": int(want_retention) if want_retention else None}
+        if live is None:
+            return bad(expected, None, f"log group {name} does not exist")
+        observed = {"logGroupName": name, "retentionInDays": live.get("retentionInDays")}
+        if want_retention and observed["retentionInDays"] != expected["retentionInDays"]:
+            return bad(expected, observed, "log retention differs from the template")
+        return ok(expected, observed, f"log group {name} exists")
+
+    def on_failure_destination(self):
+        configs = self.ctx.parts.invoke_configs
+        topic = self.ctx.arn(self.ctx.parts.topic) if self.ctx.parts.topic else None
+        if not configs:
+            return bad(topic, None, "the template declares no AWS::Lambda::EventInvokeConfig for the function")
+        props = self.ctx.model.properties(configs[0])
+        want = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        expected = {"OnFailure": want}
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if props.get(key) is not None:
+                expected[key] = int(props[key])
+        params = {"FunctionName": self.name}
+        qualifier = props.get("Qualifier")
+        if qualifier and qualifier != "$LATEST":
+            params["Qualifier"] = qualifier
+        try:
+            live = self.ctx.session.read("lambda", "get_function_event_invoke_config", **params)
+        except aws_errors() as e:
+            if error_code(e) == "ResourceNotFoundException":
+                return bad(expected, None, "the function has no event invoke configuration")
+            raise
+        observed = {"OnFailure": ((live.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")}
+        for key in expected:
+            if key != "OnFailure":
+                observed[key] = live.get(key)
+        if want != topic:
+            return bad(expected, observed, f"the template sends failures to {want}, not to the stack's topic {topic}")
+        if observed != expected:
+            return bad(expected, observed, "the event invoke configuration differs from the template")
+        return ok(expected, observed, "failures go to the alert topic")
+
+    def permission(self):
+        declared = []
+        for lid in self.ctx.parts.permissions:
+            props = self.ctx.model.properties(lid)
+            declared.append({"Principal": props.get("Principal"), "SourceArn": props.get("SourceArn")})
+        rule_arn = None
+        if self.ctx.parts.rule:
+            rule_name = rule_name_from_physical_id(self.ctx.parts.name(self.ctx.parts.rule))
+            rule_arn = self.ctx.session.read("events", "describe_rule", Name=rule_name).get("Arn")
+        try:
+            answer = self.ctx.session.read("lambda", "get_policy", FunctionName=self.name)
+        except aws_errors() as e:
+            if error_code(e) == "ResourceNotFoundException":
+                return bad(declared, None, "the function has no resource policy")
+            raise
+        observed = []
+        for stmt in pd.statements(answer.get("Policy")):
+            principal = stmt.get("Principal")
+            if isinstance(principal, dict):
+                principal = principal.get("Service") or principal.get("AWS")
+            source = None
+            for entries in (stmt.get("Condition") or {}).values():
+                for key, value in (entries or {}).items():
+                    if key.lower() == "aws:sourcearn":
+                        source = value if isinstance(value, str) else (value or [None])[0]
+            observed.append({"Principal": principal, "SourceArn": source})
+        problems = []
+        for stmt in observed:
+            if stmt["SourceArn"] is None:
+                problems.append(f"a statement for {stmt['Principal']} has no SourceArn condition")
+            elif rule_arn and stmt["SourceArn"] != rule_arn:
+                problems.append(f"a statement allows {stmt['SourceArn']}, not the schedule rule {rule_arn}")
+            elif stmt not in declared:
+                problems.append(f"a statement for {stmt['Principal']} from {stmt['SourceArn']} is not declared")
+        for stmt in declared:
+            if stmt not in observed:
+                problems.append(f"the declared permission for {stmt['Principal']} from {stmt['SourceArn']} is missing")
+        if not observed:
+            problems.append("the resource policy has no statement")
+        if problems:
+            return bad(declared, observed, "; ".join(problems))
+        return ok(declared, observed, "only the schedule rule may invoke the function")
+
+    def tags(self):
+        declared = declared_tags(self.ctx.model.properties(self.logical_id))
+        arn = self.config().get("FunctionArn")
+        live = self.ctx.session.read("lambda", "list_tags", Resource=arn).get("Tags") or {}
+        return tags_subset(declared, live, "the function")
+
+
+def checks(ctx):
+    if not ctx.parts.function:
+        return []
+    fn = _Function(ctx, ctx.parts.function)
+    resource = ctx.arn(ctx.parts.function)
+    return [
+        Check("lambda.runtime", resource, fn.field("Runtime")),
+        Check("lambda.handler", resource, fn.field("Handler")),
+        Check("lambda.timeout", resource, fn.field("Timeout", int)),
+        Check("lambda.memory_size", resource, fn.field("MemorySize", int)),
+        Check("lambda.role", resource, fn.role),
+        Check("lambda.environment", resource, fn.environment),
+        Check("lambda.log_group", resource, fn.log_group),
+        Check("lambda.on_failure_destination", resource, fn.on_failure_destination),
+        Check("lambda.permission", resource, fn.permission),
+        Check("lambda.tags", resource, fn.tags),
+    ]

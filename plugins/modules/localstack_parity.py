@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tap.ebook_storage collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: localstack_parity
+short_description: Apply the bucket settings that LocalStack's CloudFormation drops
+version_added: 1.0.0
+description:
+  - B(For LocalStack only.) LocalStack's CloudFormation reports C(CREATE_COMPLETE) for an C(AWS::S3::Bucket)
+    but does not apply some of its properties (default encryption, access logging, ...) and creates the
+    bucket with a public-read ACL when C(AccessControl) is left out. On AWS, CloudFormation applies all of
+    them and this module is not needed; it does not check which one it talks to, the caller decides.
+  - Reads the stack's deployed template (or O(template_body)), resolves it for the stack's parameters and
+    resources, and applies to the data bucket and, when the stack has one, the access-log bucket the
+    settings the template declares, directly through the S3 API.
+  - "Settings, in the order applied: the ACL (C(AccessControl), default private), ownership controls,
+    public access block, default encryption (SSE-KMS with the resolved key and C(BucketKeyEnabled)),
+    versioning, lifecycle rules, access logging (target bucket and prefix)."
+  - The ACL is set before ownership controls, because ACL calls fail once C(BucketOwnerEnforced) is in
+    force; if the bucket already enforces it, ownership is relaxed to C(ObjectWriter) for the ACL call
+    and then set as declared.
+  - Idempotent. Each setting is read and compared with the declared one (normalised: key ids, aliases
+    and ARNs of the same KMS key are equal, lifecycle rules are compared field by field), and only the
+    settings that differ are written.
+  - A template without C(LoggingConfiguration) or C(LifecycleConfiguration) for a bucket means none, so
+    live ones are removed; settings the template leaves out otherwise are not touched.
+author:
+  - tap.ebook_storage contributors
+options:
+  stack_name:
+    description:
+      - Name or id of the CloudFormation stack.
+    type: str
+    required: true
+  template_body:
+    description:
+      - Template text (YAML or JSON) to use instead of the stack's deployed template.
+      - Meant for tests; normally leave it out so that the deployed template is the reference.
+    type: str
+notes:
+  - Supports check mode; RV(applied) then lists what would be written and nothing is written.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Bring the LocalStack buckets to what the template declares
+  tap.ebook_storage.localstack_parity:
+    stack_name: ebooks-storage-dev
+    endpoint_url: http://127.0.0.1:4566
+  when: target_is_localstack | bool
+
+- name: What would change
+  tap.ebook_storage.localstack_parity:
+    stack_name: ebooks-storage-dev
+    endpoint_url: http://127.0.0.1:4566
+  check_mode: true
+  register: parity
+"""
+
+RETURN = r"""
+applied:
+  description:
+    - Settings written (or that would be written in check mode), as C(<bucket part>.<setting>) where the
+      part is C(data_bucket) or C(logging_bucket).
+  returned: always
+  type: list
+  elements: str
+  sample: ["logging_bucket.encryption", "data_bucket.acl", "data_bucket.encryption", "data_bucket.logging"]
+desired:
+  description: The settings declared for each bucket, in S3 API shapes, by bucket part.
+  returned: always
+  type: dict
+  sample: {"data_bucket": {"bucket": "ebooks-storage-dev-123456789012", "settings": {"versioning": "Enabled"}}}
+notes:
+  description: Remarks on how settings were applied (for example a temporary ownership change).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+api_calls:
+  description: AWS API calls made by this run.
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Number of calls.
+      type: int
+      returned: always
+    by_operation:
+      description: Number of calls per C(service:Operation).
+      type: dict
+      returned: always
+  sample: {"total": 2, "by_operation": {"cloudformation:DescribeStacks": 1, "s3:GetBucketAcl": 1}}
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.tap.ebook_storage.plugins.module_utils import bucket_settings as bs
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackNotFoundError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import load_stack
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.kms_keys import KeyResolver
+from ansible_collections.tap.ebook_storage.plugins.module_utils.stack_resources import StackParts
+
+ACL_DISABLED_ERRORS = ("AccessControlListNotSupported", "InvalidBucketAclWithObjectOwnership")
+
+
+def put_acl(session, bucket, canned, notes):
+    try:
+        bs.put_setting(session, bucket, "acl", canned)
+    except aws_errors() as e:
+        if error_code(e) not in ACL_DISABLED_ERRORS:
+            raise
+        bs.put_setting(session, bucket, "ownership", "ObjectWriter")
+        bs.put_setting(session, bucket, "acl", canned)
+        notes.append(f"{bucket}: ownership set to ObjectWriter to replace the ACL, then set as declared")
+
+
+def apply_bucket(module, session, keys, part, bucket, desired, applied, notes):
+    for setting in bs.SETTING_NAMES:
+        if not bs.managed(setting, desired):
+            continue
+        want = desired[setting]
+        try:
+            live = bs.read_setting(session, bucket, setting)
+        except aws_errors() as e:
+            module.fail_json_aws(e, msg=f"cannot read {setting} of bucket {bucket}", applied=applied)
+        if bs.setting_matches(setting, want, live, keys):
+            continue
+        applied.append(f"{part}.{setting}")
+        if module.check_mode:
+            continue
+        try:
+            if setting == "acl":
+                put_acl(session, bucket, want, notes)
+                bs.forget_setting(session, bucket, "ownership")
+            else:
+                bs.put_setting(session, bucket, setting, want)
+        except aws_errors() as e:
+            module.fail_json_aws(e, msg=f"cannot apply {setting} to bucket {bucket}", applied=applied)
+
+
+def main():
+    argument_spec = dict(
+        stack_name=dict(type="str", required=True),
+        template_body=dict(type="str"),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    stack_name = module.params["stack_name"]
+    session = AwsSession(module)
+
+    try:
+        model = load_stack(session, stack_name, module.params["template_body"])
+        parts = StackParts(model)
+        if not parts.data_bucket:
+            raise TemplateResolutionError("Outputs.EbooksBucketName", "cannot find the data bucket in the template")
+        buckets = []
+        # The log bucket first: the data bucket's logging needs its target ready.
+        for part, logical_id in (("logging_bucket", parts.logging_bucket), ("data_bucket", parts.data_bucket)):
+            if not logical_id:
+                continue
+            name = parts.name(logical_id)
+            if not name:
+                raise TemplateResolutionError(f"Resources.{logical_id}", "the stack has no physical id for this bucket")
+            buckets.append((part, name, bs.desired_settings(model.properties(logical_id), name)))
+    except StackNotFoundError as e:
+        module.fail_json(msg=str(e))
+    except (TemplateError, TemplateResolutionError) as e:
+        module.fail_json(msg=f"cannot read the template of stack {stack_name}: {e}")
+    except aws_errors() as e:
+        module.fail_json_aws(e, msg=f"cannot read stack {stack_name}")
+
+    keys = KeyResolver(session, model.region, model.account_id, model.partition)
+    applied = []
+    notes = []
+    for part, name, desired in buckets:
+        apply_bucket(module, session, keys, part, name, desired, applied, notes)
+
+    module.exit_json(
+        changed=bool(applied),
+        applied=applied,
+        notes=notes,
+        desired={part: {"bucket": name, "settings": desired} for part, name, desired in buckets},
+        api_calls=session.api_calls(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,618 @@
+"""Static tests of files/TapStack.yml (no AWS, no LocalStack).
+
+The tools (cfn-lint, checkov) are called from the bin directory of the
+interpreter that runs pytest, so the versions pinned in
+requirements/controller.lock are the ones that judge the template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode.cfn_yaml import load as cfn_load
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "files" / "TapStack.yml"
+BIN_DIR = Path(sys.executable).parent  # not resolved: keep the venv's bin
+
+MAX_TEMPLATE_BYTES = 51_200  # CloudFormation --template-body limit
+MONITOR_BUDGET_BYTES = 20_000  # reserved for the embedded monitor source
+ZIPFILE_MARKER = "      Code:\n        ZipFile: |\n"
+
+ENVIRONMENTS = ("dev", "test", "prod")
+REQUIRED_TAGS = {
+    "iac-rlhf-amazon": "true",
+    "Environment": {"Ref": "Environment"},
+    "Project": "ebook-storage",
+    "ManagedBy": "cloudformation",
+}
+REQUIRED_RESOURCES = {
+    "EbooksS3Bucket": "AWS::S3::Bucket",
+    "LoggingBucket": "AWS::S3::Bucket",
+    "LoggingBucketPolicy": "AWS::S3::BucketPolicy",
+    "EbooksKmsKey": "AWS::KMS::Key",
+    "EbooksKmsKeyAlias": "AWS::KMS::Alias",
+    "EbooksS3BucketPolicy": "AWS::S3::BucketPolicy",
+    "S3AccessRole": "AWS::IAM::Role",
+    "StorageMonitoringRole": "AWS::IAM::Role",
+    "StorageMonitoringFunction": "AWS::Lambda::Function",
+    "StorageMonitoringLogGroup": "AWS::Logs::LogGroup",
+    "StorageMonitoringEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+    "SNSAlertTopic": "AWS::SNS::Topic",
+    "SNSAlertTopicPolicy": "AWS::SNS::TopicPolicy",
+    "AlertEmailSubscription": "AWS::SNS::Subscription",
+    "StorageMonitoringSchedule": "AWS::Events::Rule",
+    "StorageMonitoringPermission": "AWS::Lambda::Permission",
+}
+CONDITIONAL_RESOURCES = {
+    "LoggingBucket": "EnableLoggingCondition",
+    "LoggingBucketPolicy": "EnableLoggingCondition",
+    "EbooksKmsKey": "CreateKmsKey",
+    "EbooksKmsKeyAlias": "CreateKmsKey",
+    "AlertEmailSubscription": "HasAlertEmail",
+}
+REQUIRED_PARAMETERS = {
+    "Environment": "dev",
+    "KmsKeyAlias": "",
+    "EnableLogging": "true",
+    "MonitoringSchedule": "cron(0 6 * * ? *)",
+    "ExpectedDailyUploads": 3000,
+    "UploadDeviationPercent": 50,
+    "StorageAlertThresholdGB": 5000,
+    "NoncurrentVersionTransitionDays": 30,
+    "NoncurrentVersionExpirationDays": 365,
+    "AccessLogRetentionDays": 365,
+    "LogRetentionDays": 90,
+    "AlertEmail": "",
+}
+OUTPUTS = {
+    "EbooksBucketName": None,
+    "EbooksBucketArn": None,
+    "EbooksBucketDomainName": None,
+    "LoggingBucketName": "EnableLoggingCondition",
+    "S3AccessRoleArn": None,
+    "StorageMonitoringRoleArn": None,
+    "KmsKeyId": "CreateKmsKey",
+    "KmsKeyArn": "CreateKmsKey",
+    "EncryptionKeyArn": None,
+    "SNSTopicArn": None,
+    "StorageMonitoringFunctionArn": None,
+    "StorageMonitoringFunctionName": None,
+    "StorageMonitoringScheduleName": None,
+    "EnvironmentName": None,
+}
+BUCKET_POLICY_SIDS = {
+    "DenyInsecureTransport",
+    "DenyOutdatedTls",
+    "DenyWrongEncryptionHeader",
+    "DenyWrongKmsKey",
+    "DenySseC",
+    "DenyUnauthorisedWriters",
+}
+LAMBDA_ENV_VARS = {
+    "ENVIRONMENT",
+    "BUCKET_NAME",
+    "SNS_TOPIC_ARN",
+    "EXPECTED_KMS_KEY",
+    "EXPECTED_DAILY_UPLOADS",
+    "UPLOAD_DEVIATION_PERCENT",
+    "STORAGE_ALERT_THRESHOLD_GB",
+    "LOGGING_BUCKET",
+}
+PHYSICAL_NAMES = {
+    ("EbooksS3Bucket", "BucketName"): "ebooks-storage-{env}",
+    ("LoggingBucket", "BucketName"): "ebooks-storage-logs-{env}",
+    ("StorageMonitoringFunction", "FunctionName"): "eBook-StorageMonitoring-{env}",
+    ("SNSAlertTopic", "TopicName"): "eBook-Alerts-{env}",
+    ("StorageMonitoringSchedule", "Name"): "eBook-StorageMonitoring-Schedule-{env}",
+    ("S3AccessRole", "RoleName"): "eBook-S3Access-{env}",
+    ("StorageMonitoringRole", "RoleName"): "eBook-StorageMonitoring-{env}",
+    ("EbooksKmsKeyAlias", "AliasName"): "alias/ebooks-storage-{env}",
+    ("StorageMonitoringLogGroup", "LogGroupName"): "/aws/lambda/eBook-StorageMonitoring-{env}",
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _plain(node: Any) -> Any:
+    """cfn-lint's node classes -> plain dict/list/str (for comparisons and json)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+@pytest.fixture(scope="module")
+def template_text() -> str:
+    return TEMPLATE_PATH.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return _plain(cfn_load(str(TEMPLATE_PATH)))
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict) -> dict:
+    return template["Resources"]
+
+
+def _tool(name: str) -> str:
+    path = BIN_DIR / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed beside {sys.executable}; run tools/setup-environments.sh")
+    return str(path)
+
+
+def _sub(value: Any, env: str) -> str:
+    """Resolve a plain string or an Fn::Sub that uses only ${Environment}."""
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, dict) and set(value) == {"Fn::Sub"}, value
+    text = value["Fn::Sub"]
+    assert isinstance(text, str), value
+    return text.replace("${Environment}", env)
+
+
+def _walk(node: Any, path: tuple = ()):
+    yield path, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, path + (i,))
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(doc: dict) -> list[dict]:
+    """Statements of a policy document; Fn::If alternatives are both returned."""
+    out = []
+    for st in doc["Statement"]:
+        if isinstance(st, dict) and "Fn::If" in st:
+            out.extend(s for s in st["Fn::If"][1:] if isinstance(s, dict) and "Effect" in s)
+        else:
+            out.append(st)
+    return out
+
+
+def _policy_documents(resources: dict):
+    """(logical id, kind, document) of every policy document in the template."""
+    for lid, res in resources.items():
+        props = res.get("Properties", {})
+        rtype = res["Type"]
+        if rtype == "AWS::IAM::Role":
+            yield lid, "trust", props["AssumeRolePolicyDocument"]
+            for pol in props.get("Policies", []):
+                yield lid, "iam", pol["PolicyDocument"]
+        elif rtype == "AWS::IAM::Policy":
+            yield lid, "iam", props["PolicyDocument"]
+        elif rtype == "AWS::KMS::Key":
+            yield lid, "key", props["KeyPolicy"]
+        elif rtype in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"):
+            yield lid, "resource", props["PolicyDocument"]
+
+
+def _is_taggable(resource_type: str) -> bool:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
+    return "Tags" in schema.get("properties", {})
+
+
+def check_parameter(definition: dict, value: Any) -> bool:
+    """Evaluate CloudFormation's parameter constraints for one value."""
+    text = str(value)
+    ptype = definition.get("Type", "String")
+    if ptype == "Number":
+        try:
+            number = float(text)
+        except ValueError:
+            return False
+        if "MinValue" in definition and number < float(definition["MinValue"]):
+            return False
+        if "MaxValue" in definition and number > float(definition["MaxValue"]):
+            return False
+        allowed = {float(v) for v in definition.get("AllowedValues", [])}
+        return not allowed or number in allowed
+    if "AllowedValues" in definition and text not in {str(v) for v in definition["AllowedValues"]}:
+        return False
+    if "AllowedPattern" in definition and not re.fullmatch(definition["AllowedPattern"], text):
+        return False
+    if "MinLength" in definition and len(text) < int(definition["MinLength"]):
+        return False
+    return "MaxLength" not in definition or len(text) <= int(definition["MaxLength"])
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def test_cfn_lint_is_clean():
+    proc = subprocess.run([_tool("cfn-lint"), str(TEMPLATE_PATH)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_checkov_has_no_failed_check():
+    proc = subprocess.run(
+        [
+            _tool("checkov"),
+            "-f",
+            str(TEMPLATE_PATH),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--skip-download",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.stdout.strip(), proc.stderr
+    report = json.loads(proc.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [
+        (c["check_id"], c["resource"], c["check_name"])
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
+    ]
+    assert not failed, failed
+    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
+    assert passed > 20, "checkov ran suspiciously few checks"
+
+
+def test_checkov_skips_are_justified(resources: dict):
+    for lid, res in resources.items():
+        skips = res.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        for skip in skips:
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip.get("id", "")), (lid, skip)
+            assert len(skip.get("comment", "")) >= 30, f"{lid}: {skip['id']} needs a real reason"
+
+
+# --------------------------------------------------------------------------- size and layout
+
+
+def test_template_fits_the_template_body_limit(template_text: str):
+    assert len(template_text.encode("utf-8")) < MAX_TEMPLATE_BYTES
+
+
+def test_template_leaves_room_for_the_monitor_source(template_text: str):
+    """Without the ZipFile body, the template must leave ~20 KB for the monitor."""
+    start = template_text.index(ZIPFILE_MARKER) + len(ZIPFILE_MARKER)
+    end = start
+    lines = template_text[start:].split("\n")
+    for line in lines:
+        if line.strip() and not line.startswith("          "):
+            break
+        end += len(line) + 1
+    without_code = template_text[:start] + template_text[end:]
+    assert len(without_code.encode("utf-8")) <= MAX_TEMPLATE_BYTES - MONITOR_BUDGET_BYTES
+
+
+def test_zipfile_block_is_replaceable(template_text: str, resources: dict):
+    assert template_text.count(ZIPFILE_MARKER) == 1
+    code = resources["StorageMonitoringFunction"]["Properties"]["Code"]
+    assert set(code) == {"ZipFile"}
+    assert "def handler(event, context)" in code["ZipFile"]
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+def test_required_resources_exist_with_types(resources: dict):
+    for lid, rtype in REQUIRED_RESOURCES.items():
+        assert lid in resources, lid
+        assert resources[lid]["Type"] == rtype, lid
+
+
+def test_conditional_resources(resources: dict):
+    for lid, condition in CONDITIONAL_RESOURCES.items():
+        assert resources[lid].get("Condition") == condition, lid
+    for lid in ("EbooksS3Bucket", "StorageMonitoringFunction", "SNSAlertTopic"):
+        assert "Condition" not in resources[lid]
+
+
+def test_conditions(template: dict):
+    conditions = template["Conditions"]
+    assert conditions["CreateKmsKey"] == {"Fn::Equals": [{"Ref": "KmsKeyAlias"}, ""]}
+    assert conditions["EnableLoggingCondition"] == {"Fn::Equals": [{"Ref": "EnableLogging"}, "true"]}
+    assert "HasAlertEmail" in conditions
+
+
+def test_parameters_and_defaults(template: dict):
+    params = template["Parameters"]
+    assert set(REQUIRED_PARAMETERS) <= set(params)
+    for name, default in REQUIRED_PARAMETERS.items():
+        assert str(params[name]["Default"]) == str(default), name
+        assert check_parameter(params[name], params[name]["Default"]), name
+        has_constraint = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue"} & set(params[name])
+        assert has_constraint, f"{name} has no constraint"
+        assert params[name].get("ConstraintDescription"), f"{name} has no ConstraintDescription"
+
+
+def test_outputs_and_exports(template: dict):
+    outputs = template["Outputs"]
+    assert set(OUTPUTS) <= set(outputs)
+    for key, condition in OUTPUTS.items():
+        out = outputs[key]
+        assert out.get("Condition") == condition, key
+        assert out["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-" + key}, key
+
+
+def test_encryption_key_output_matches_monitor_environment(template: dict, resources: dict):
+    env = resources["StorageMonitoringFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["EXPECTED_KMS_KEY"] == template["Outputs"]["EncryptionKeyArn"]["Value"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_physical_names(resources: dict, env: str):
+    for (lid, prop), pattern in PHYSICAL_NAMES.items():
+        assert _sub(resources[lid]["Properties"][prop], env) == pattern.format(env=env), lid
+
+
+def test_no_account_id_in_physical_names(resources: dict):
+    name_props = {"BucketName", "RoleName", "FunctionName", "TopicName", "Name", "LogGroupName", "AliasName"}
+    for lid, res in resources.items():
+        for prop in name_props & set(res.get("Properties", {})):
+            assert "AWS::AccountId" not in json.dumps(res["Properties"][prop]), lid
+
+
+def test_tags_on_every_taggable_resource(resources: dict):
+    checked = 0
+    for lid, res in resources.items():
+        if not _is_taggable(res["Type"]):
+            continue
+        tags = {t["Key"]: t["Value"] for t in res["Properties"].get("Tags", [])}
+        for key, value in REQUIRED_TAGS.items():
+            assert tags.get(key) == value, f"{lid} tag {key}"
+        checked += 1
+    assert checked >= 9
+
+
+# --------------------------------------------------------------------------- security
+
+
+def test_retain_policies(resources: dict):
+    for lid in ("EbooksS3Bucket", "LoggingBucket", "EbooksKmsKey"):
+        assert resources[lid].get("DeletionPolicy") == "Retain", lid
+        assert resources[lid].get("UpdateReplacePolicy") == "Retain", lid
+
+
+def test_no_managed_policies(resources: dict):
+    for lid, res in resources.items():
+        assert res["Type"] != "AWS::IAM::ManagedPolicy", lid
+        assert "ManagedPolicyArns" not in res.get("Properties", {}), lid
+
+
+def test_no_wildcard_actions(resources: dict):
+    for lid, kind, doc in _policy_documents(resources):
+        for st in _statements(doc):
+            actions = _as_list(st.get("Action", []))
+            assert "*" not in actions, (lid, st.get("Sid"))
+            if kind == "iam":
+                assert st["Effect"] == "Allow", (lid, st.get("Sid"))
+                assert not any(a.endswith(":*") for a in actions), (lid, st.get("Sid"))
+                if st.get("Resource") == "*":
+                    assert all(a.startswith("cloudwatch:GetMetric") for a in actions), (lid, st["Sid"])
+            if kind == "key" and "kms:*" in actions:
+                assert st["Sid"] == "EnableRootAccountAdministration"
+
+
+def test_data_bucket_configuration(resources: dict):
+    props = resources["EbooksS3Bucket"]["Properties"]
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["BucketKeyEnabled"] is True
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(
+        props["PublicAccessBlockConfiguration"][k] is True
+        for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    # ACLs are disabled by BucketOwnerEnforced; a canned ACL must not be set.
+    assert "AccessControl" not in props
+    logging = props["LoggingConfiguration"]["Fn::If"]
+    assert logging[0] == "EnableLoggingCondition"
+    assert logging[1]["DestinationBucketName"] == {"Ref": "LoggingBucket"}
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    noncurrent = next(r for r in rules.values() if "NoncurrentVersionExpiration" in r)
+    assert noncurrent["NoncurrentVersionExpiration"]["NoncurrentDays"] == {"Ref": "NoncurrentVersionExpirationDays"}
+    assert noncurrent["NoncurrentVersionTransitions"][0]["TransitionInDays"] == {
+        "Ref": "NoncurrentVersionTransitionDays"
+    }
+    assert any("AbortIncompleteMultipartUpload" in r for r in rules.values())
+
+
+def test_logging_bucket_configuration(resources: dict):
+    props = resources["LoggingBucket"]["Properties"]
+    sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse == {"SSEAlgorithm": "AES256"}  # the only default encryption a log target supports
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert any(
+        r.get("ExpirationInDays") == {"Ref": "AccessLogRetentionDays"} for r in props["LifecycleConfiguration"]["Rules"]
+    )
+    statements = resources["LoggingBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allow = [s for s in statements if s["Effect"] == "Allow"]
+    assert len(allow) == 1
+    assert allow[0]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert {"aws:SourceArn", "aws:SourceAccount"} <= {k for c in allow[0]["Condition"].values() for k in c}
+    assert {s["Sid"] for s in statements} >= {"DenyInsecureTransport"}
+
+
+def test_bucket_policy_statements(resources: dict):
+    statements = resources["EbooksS3BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert set(by_sid) >= BUCKET_POLICY_SIDS
+    assert all(s["Effect"] == "Deny" for s in statements)
+    # Negated header checks only apply when the header is sent (default encryption keeps working).
+    for sid in ("DenyWrongEncryptionHeader", "DenyWrongKmsKey"):
+        cond = by_sid[sid]["Condition"]
+        assert "StringNotEquals" in cond and "Null" in cond, sid
+        assert set(cond["StringNotEquals"]) == set(cond["Null"]), sid
+    writers = by_sid["DenyUnauthorisedWriters"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert {"Fn::GetAtt": ["S3AccessRole", "Arn"]} in writers
+    assert {"Fn::GetAtt": ["StorageMonitoringRole", "Arn"]} in writers
+    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"} in writers
+
+
+def test_kms_key(resources: dict):
+    props = resources["EbooksKmsKey"]["Properties"]
+    assert props["EnableKeyRotation"] is True
+    assert "PendingWindowInDays" in props
+    sids = {s["Sid"]: s for s in props["KeyPolicy"]["Statement"]}
+    assert "EnableRootAccountAdministration" in sids
+    roles_allow = sids["AllowStackRolesViaS3AndSns"]
+    assert "kms:ViaService" in roles_allow["Condition"]["StringEquals"]
+    assert sids["DenyStackRolesOutsideS3AndSns"]["Effect"] == "Deny"
+
+
+def test_s3_access_role_writes_only_ebook_formats(resources: dict):
+    doc = resources["S3AccessPolicy"]["Properties"]["PolicyDocument"]
+    for st in _statements(doc):
+        actions = _as_list(st["Action"])
+        if any(a in ("s3:PutObject", "s3:DeleteObject") for a in actions):
+            suffixes = {_as_list(r)[0]["Fn::Sub"].rsplit("/", 1)[1] for r in _as_list(st["Resource"])}
+            assert suffixes == {"*.pdf", "*.epub", "*.mobi"}
+        assert "s3:DeleteObject" not in actions
+
+
+def test_monitoring_role_is_read_only_on_storage(resources: dict):
+    doc = resources["StorageMonitoringPolicy"]["Properties"]["PolicyDocument"]
+    actions = {a for st in _statements(doc) for a in _as_list(st["Action"])}
+    s3_actions = {a for a in actions if a.startswith("s3:")}
+    assert all(a.startswith(("s3:Get", "s3:List")) for a in s3_actions), s3_actions
+    assert "sns:Publish" in actions
+    assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= actions
+    assert "kms:DescribeKey" in actions
+
+
+def test_sns_topic_encrypted_and_restricted(resources: dict):
+    assert "KmsMasterKeyId" in resources["SNSAlertTopic"]["Properties"]
+    statements = resources["SNSAlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    sids = {s["Sid"] for s in statements}
+    assert {"AllowMonitorPublish", "DenyPublishByOthers", "DenyInsecureTransport"} <= sids
+
+
+def test_lambda_function(resources: dict):
+    props = resources["StorageMonitoringFunction"]["Properties"]
+    assert props["Runtime"] == "python3.11"
+    assert props["Handler"] == "index.handler"
+    assert props["Timeout"] == 300
+    assert props["MemorySize"] == 256
+    assert set(props["Environment"]["Variables"]) == LAMBDA_ENV_VARS
+    invoke = resources["StorageMonitoringEventInvokeConfig"]["Properties"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Ref": "SNSAlertTopic"}
+    assert invoke["MaximumRetryAttempts"] in (0, 1, 2)
+    permission = resources["StorageMonitoringPermission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["StorageMonitoringSchedule", "Arn"]}
+    assert permission["Principal"] == "events.amazonaws.com"
+    log_group = resources["StorageMonitoringLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    rule = resources["StorageMonitoringSchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "MonitoringSchedule"}
+
+
+def test_conditional_resources_referenced_by_ref_only(resources: dict, template: dict):
+    """GetAtt or ${X} in Fn::Sub on a conditional resource breaks LocalStack updates.
+
+    LocalStack's v2 engine resolves them even in the branch of an Fn::If that
+    is not taken (or in a resource being removed) and fails the update when
+    the condition flips ("Unresolved resource dependencies" / "Undefined
+    variable name in Fn::Sub"). A plain Ref is safe there and equivalent on AWS.
+    """
+    conditional = {lid for lid, res in resources.items() if "Condition" in res}
+    scopes = {
+        **{("Resources", k): v for k, v in resources.items()},
+        **{("Outputs", k): v for k, v in template["Outputs"].items()},
+    }
+    for where, body in scopes.items():
+        for path, node in _walk(body):
+            if not isinstance(node, dict):
+                continue
+            if "Fn::GetAtt" in node:
+                getatt = node["Fn::GetAtt"]
+                target = getatt[0] if isinstance(getatt, list) else getatt.split(".")[0]
+                assert target not in conditional, (where, path)
+            if "Fn::Sub" in node:
+                text = node["Fn::Sub"] if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"][0]
+                names = {v.split(".")[0] for v in re.findall(r"\$\{([^}!]+)\}", text)}
+                assert not names & conditional, (where, path)
+
+
+# --------------------------------------------------------------------------- parameter constraints
+
+GOOD_VALUES = {
+    "Environment": ["dev", "test", "prod"],
+    "KmsKeyAlias": ["", "alias/my-key", "alias/team/ebooks_key-1"],
+    "EnableLogging": ["true", "false"],
+    "MonitoringSchedule": [
+        "cron(0 6 * * ? *)",
+        "rate(1 day)",
+        "rate(12 hours)",
+        "rate(5 minutes)",
+        "cron(0/15 8-17 ? * MON-FRI *)",
+    ],
+    "ExpectedDailyUploads": ["1", "3000"],
+    "UploadDeviationPercent": ["1", "50", "100"],
+    "StorageAlertThresholdGB": ["1", "5000"],
+    "NoncurrentVersionTransitionDays": ["30", "90"],
+    "NoncurrentVersionExpirationDays": ["31", "365"],
+    "AccessLogRetentionDays": ["1", "365"],
+    "LogRetentionDays": ["1", "90", "3653"],
+    "AlertEmail": ["", "ops@example.com", "first.last+ebooks@mail.example.co.uk"],
+}
+BAD_VALUES = {
+    "Environment": ["", "staging", "Dev", "prod "],
+    "KmsKeyAlias": ["my-key", "alias/", "arn:aws:kms:us-east-1:123456789012:alias/x", "alias/bad name"],
+    "EnableLogging": ["yes", "True", "1", ""],
+    "MonitoringSchedule": [
+        "",
+        "daily",
+        "rate(1 days)",
+        "rate(2 hour)",
+        "rate(0 days)",
+        "cron(0 6 * * ?)",
+        "cron()",
+        "rate(1 day) ",
+        "at(2026-01-01T00:00:00)",
+    ],
+    "ExpectedDailyUploads": ["0", "-5", "many"],
+    "UploadDeviationPercent": ["0", "101", "x"],
+    "StorageAlertThresholdGB": ["0", "-1"],
+    "NoncurrentVersionTransitionDays": ["29", "0"],
+    "NoncurrentVersionExpirationDays": ["30", "1"],
+    "AccessLogRetentionDays": ["0"],
+    "LogRetentionDays": ["2", "100", "0", "forever"],
+    "AlertEmail": ["ops", "ops@", "@example.com", "ops@example", "ops@@example.com", "a b@example.com"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_VALUES))
+def test_parameter_accepts_good_values(template: dict, name: str):
+    for value in GOOD_VALUES[name]:
+        assert check_parameter(template["Parameters"][name], value), (name, value)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_parameter_rejects_bad_values(template: dict, name: str):
+    for value in BAD_VALUES[name]:
+        assert not check_parameter(template["Parameters"][name], value), (name, value)
+
+
+def test_every_parameter_has_bad_value_cases(template: dict):
+    assert set(template["Parameters"]) == set(BAD_VALUES) == set(GOOD_VALUES)

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Copy the monitor's source into the CloudFormation template.
+
+files/lambda/storage_monitor.py is the source of truth; files/TapStack.yml
+carries a copy as the literal block
+``Resources.StorageMonitoringFunction.Properties.Code.ZipFile: |``.
+This script rewrites only the lines of that block (a text edit, so comments,
+ordering and every other byte of the template stay as they are).
+
+    python3 tools/embed_monitor.py            # rewrite the block if it differs
+    python3 tools/embed_monitor.py --check    # exit 1 if it differs (CI, tests)
+
+Exit codes: 0 in sync (or updated), 1 out of sync or over a size limit,
+2 the template has no such block or cannot be read.
+"""
+
+import argparse
+import difflib
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "files" / "TapStack.yml"
+SOURCE = ROOT / "files" / "lambda" / "storage_monitor.py"
+RESOURCE = "StorageMonitoringFunction"
+PATH = ("Properties", "Code", "ZipFile")
+TEMPLATE_LIMIT = 51_200  # bytes, CloudFormation --template-body
+SOURCE_BUDGET = 20_000  # bytes, this team's budget for the monitor's source
+
+
+class EmbedError(Exception):
+    """The template does not have the expected structure."""
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip(" "))
+
+
+def _blank(line):
+    return not line.strip()
+
+
+def _significant(line):
+    return not _blank(line) and not line.lstrip().startswith("#")
+
+
+def _block_end(lines, start, parent_indent):
+    """First index from start on whose line is significant and not deeper than parent_indent."""
+    end = start
+    while end < len(lines) and (not _significant(lines[end]) or _indent(lines[end]) > parent_indent):
+        end += 1
+    return end
+
+
+def _child(lines, lo, hi, key):
+    """Index of the direct child `key:` of the mapping body lines[lo:hi]."""
+    body = [i for i in range(lo, hi) if _significant(lines[i])]
+    if not body:
+        raise EmbedError(f"'{key}:' not found: empty mapping at line {lo}")
+    level = min(_indent(lines[i]) for i in body)
+    pattern = re.compile(rf"^ *{re.escape(key)}:(\s|$)")
+    found = [i for i in body if _indent(lines[i]) == level and pattern.match(lines[i])]
+    if len(found) != 1:
+        raise EmbedError(f"expected one '{key}:' at line {lo + 1}..{hi}, found {len(found)}")
+    return found[0]
+
+
+def locate(lines):
+    """Return (header, first, last, indent): the `ZipFile: |` line, its content lines
+    lines[first:last] (without trailing blank lines) and the content indentation."""
+    heads = [i for i, line in enumerate(lines) if re.match(rf"^ +{RESOURCE}:\s*(#.*)?$", line)]
+    if len(heads) != 1:
+        raise EmbedError(f"expected one '{RESOURCE}:' resource line, found {len(heads)}")
+    at = heads[0]
+    for key in PATH:
+        parent = _indent(lines[at])
+        at = _child(lines, at + 1, _block_end(lines, at + 1, parent), key)
+    header = lines[at].rstrip("\r")
+    if not re.match(r"^ *ZipFile: *\|[-+]? *(#.*)?$", header):
+        raise EmbedError(f"line {at + 1}: expected 'ZipFile: |' (a literal block), got {header.strip()!r}")
+    key_indent = _indent(header)
+    last = _block_end(lines, at + 1, key_indent)
+    while last > at + 1 and _blank(lines[last - 1]):
+        last -= 1  # trailing blank lines stay outside the rewritten range
+    content = [line for line in lines[at + 1:last] if not _blank(line)]
+    indent = _indent(content[0]) if content else key_indent + 2
+    if indent <= key_indent:
+        raise EmbedError(f"line {at + 2}: block content must be indented deeper than 'ZipFile:'")
+    return at, at + 1, last, indent
+
+
+def source_lines(source_text):
+    lines = source_text.rstrip("\n").split("\n")
+    if lines and lines[0][:1] in (" ", "\t"):
+        raise EmbedError("the source's first line must not be indented (YAML would misread it)")
+    return lines
+
+
+def embedded_lines(lines, first, last, indent):
+    """The block's text as the YAML parser reads it, one entry per line."""
+    return [line.rstrip("\r")[indent:] for line in lines[first:last]]
+
+
+def render(template_text, source_text):
+    """Return (new_text, changed, old_lines, new_lines)."""
+    lines = template_text.split("\n")
+    header, first, last, indent = locate(lines)
+    eol = "\r" if lines[header].endswith("\r") else ""
+    old = embedded_lines(lines, first, last, indent)
+    new = source_lines(source_text)
+    block = [(" " * indent + line if line.strip() else "") + eol for line in new]
+    text = "\n".join(lines[:first] + block + lines[last:])
+    return text, old != new, old, new
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when they differ")
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    parser.add_argument("--source", type=Path, default=SOURCE)
+    args = parser.parse_args(argv)
+    try:
+        template_text = args.template.read_bytes().decode("utf-8")
+        source_text = args.source.read_bytes().decode("utf-8")
+        text, changed, old, new = render(template_text, source_text)
+    except (OSError, UnicodeDecodeError, EmbedError) as exc:
+        print(f"embed_monitor: {exc}", file=sys.stderr)
+        return 2
+    fix = "python3 tools/embed_monitor.py" + "".join(
+        f" --{name} {value}" for name, value, default in
+        (("template", args.template, TEMPLATE), ("source", args.source, SOURCE)) if value != default)
+    problems = []
+    if len(source_text.encode()) > SOURCE_BUDGET:
+        problems.append(f"{args.source} is {len(source_text.encode()):,} bytes, over the "
+                        f"{SOURCE_BUDGET:,}-byte budget: shorten it")
+    if len(text.encode()) > TEMPLATE_LIMIT:
+        problems.append(f"{args.template} would be {len(text.encode()):,} bytes, over "
+                        f"CloudFormation's {TEMPLATE_LIMIT:,}-byte --template-body limit")
+    if args.check:
+        if changed:
+            diff = list(difflib.unified_diff(old, new, "template ZipFile", str(args.source), lineterm="", n=1))
+            print("\n".join(diff[:40] + (["..."] if len(diff) > 40 else [])), file=sys.stderr)
+            problems.append(f"{args.template}: {RESOURCE} Code.ZipFile differs from {args.source}. "
+                            f"Fix: run `{fix}` and commit both files")
+    elif changed and not problems:
+        args.template.write_bytes(text.encode("utf-8"))
+        print(f"embed_monitor: updated {args.template} ({len(text.encode()):,} bytes)")
+    for problem in problems:
+        print(f"embed_monitor: {problem}", file=sys.stderr)
+    if not problems and not changed:
+        print(f"embed_monitor: {args.template} is in sync with {args.source}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
