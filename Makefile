@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 ENV ?= dev
+# host: LocalStack as a local process (no Docker); docker: the official image.
+LOCALSTACK_RUNTIME ?= host
 
 .PHONY: help setup deploy start stop status verify monitor teardown test lint unit integration executor molecule sanity lock clean
 
@@ -20,10 +22,10 @@ setup: ## Create the Python environments from the lock files (reused when up to 
 	@tools/setup-environments.sh
 
 start: setup ## Start LocalStack in host mode unless something answers on the endpoint
-	@ansible-playbook playbooks/localstack.yml
+	@ansible-playbook playbooks/localstack.yml -e localstack_runtime=$(LOCALSTACK_RUNTIME)
 
 stop: ## Stop the LocalStack that `make start` / `make deploy` started
-	@ansible-playbook playbooks/localstack.yml -e localstack_state=stopped
+	@ansible-playbook playbooks/localstack.yml -e localstack_runtime=$(LOCALSTACK_RUNTIME) -e localstack_state=stopped
 
 status: ## Show whether LocalStack answers and what the dev stack reports
 	@tools/status.sh

@@ -379,12 +379,14 @@ def main():
 
     if not chosen:
         current = current_entry(entries)
+        markers = sum(1 for entry in entries if entry["delete_marker"])
+        counts = f"{len(entries) - markers} version(s), {markers} delete marker(s)"
         if not entries:
             msg = f"{params['key']} has no versions in bucket {params['bucket']}"
         elif current["delete_marker"]:
-            msg = f"{params['key']} is deleted (current entry is a delete marker); {len(entries)} entries"
+            msg = f"{params['key']}: {counts}; it is deleted (the current entry is a delete marker)"
         else:
-            msg = f"{params['key']} has {len(entries)} entries; current version {current['version_id']}"
+            msg = f"{params['key']}: {counts}; current version {current['version_id']}"
         module.exit_json(
             changed=False,
             action="list",

@@ -264,8 +264,7 @@ def _error_text(exc):
 class Uploader:
     """Compares files with the bucket and uploads them; worker-thread safe, never calls fail_json."""
 
-    def __init__(self, module, client, params):
-        self.module = module
+    def __init__(self, client, params):
         self.client = client  # RetryingBotoClientWrapper
         self.bucket = params["bucket"]
         self.kms_key_id = params["kms_key_id"]
@@ -484,6 +483,18 @@ def _s3_client(module):
     )
 
 
+def _bounded_map(function, items, workers):
+    """map() over a pool of *workers* threads; on an interrupt, queued items are dropped, running ones finish."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    try:
+        results = list(pool.map(function, items))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -521,13 +532,11 @@ def main():
 
     # 1. Validate the whole batch locally (format, extension, size, digest) before any AWS call.
     entries = collect_files(params["src"])
-    with concurrent.futures.ThreadPoolExecutor(max_workers=params["concurrency"]) as pool:
-        checked = list(
-            pool.map(
-                lambda entry: validate_file(entry, params["prefix"], params["max_size_mb"] * MIB, part_size_for),
-                entries,
-            )
-        )
+    checked = _bounded_map(
+        lambda entry: validate_file(entry, params["prefix"], params["max_size_mb"] * MIB, part_size_for),
+        entries,
+        params["concurrency"],
+    )
     results = []
     plans = {}
     for index, (item, plan) in enumerate(checked):
@@ -567,15 +576,18 @@ def main():
         _warn(f"No files found under {params['src']}")
 
     # 2. Compare with the bucket, upload single-PUT files in a bounded pool, then the multipart ones in turn.
-    uploader = Uploader(module, _s3_client(module), params)
+    uploader = Uploader(_s3_client(module), params)
     try:
         previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:  # not the main thread
         previous_handler = None
     try:
         valid = sorted(plans)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=params["concurrency"]) as pool:
-            due = list(pool.map(lambda index: uploader.run_one(results[index], plans[index], module.check_mode), valid))
+        due = _bounded_map(
+            lambda index: uploader.run_one(results[index], plans[index], module.check_mode),
+            valid,
+            params["concurrency"],
+        )
         for index, multipart in zip(valid, due, strict=True):
             if multipart:
                 uploader.run_multipart(results[index], plans[index])

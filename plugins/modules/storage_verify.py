@@ -236,7 +236,7 @@ def main():
     reasons, unmatched = select(plan, params["checks"], params["skip"], params["functional"] and not module.check_mode)
     for pattern in unmatched:
         module.warn(f"no check matches {pattern!r}")
-    if params["checks"] and all(c.id in reasons for c in plan):
+    if params["checks"] and all(reasons.get(c.id) == "not selected" for c in plan):
         module.fail_json(
             msg=f"none of the checks {params['checks']} exists for stack {stack_name}",
             available_checks=[c.id for c in plan],

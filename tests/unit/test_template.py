@@ -22,7 +22,10 @@ TEMPLATE_PATH = ROOT / "files" / "TapStack.yml"
 BIN_DIR = Path(sys.executable).parent  # not resolved: keep the venv's bin
 
 MAX_TEMPLATE_BYTES = 51_200  # CloudFormation --template-body limit
-MONITOR_BUDGET_BYTES = 20_000  # reserved for the embedded monitor source
+# Reserved for the embedded monitor: tools/embed_monitor.py allows 20,000 bytes
+# of source, and the embedded copy carries 10 spaces of indentation per line
+# (~400 lines).
+MONITOR_BUDGET_BYTES = 20_000 + 10 * 400
 ZIPFILE_MARKER = "      Code:\n        ZipFile: |\n"
 
 ENVIRONMENTS = ("dev", "test", "prod")
@@ -291,7 +294,7 @@ def test_template_fits_the_template_body_limit(template_text: str):
 
 
 def test_template_leaves_room_for_the_monitor_source(template_text: str):
-    """Without the ZipFile body, the template must leave ~20 KB for the monitor."""
+    """Without the ZipFile body, the template must leave room for the embedded monitor."""
     start = template_text.index(ZIPFILE_MARKER) + len(ZIPFILE_MARKER)
     end = start
     lines = template_text[start:].split("\n")

@@ -52,6 +52,7 @@ class _Function:
         declared = (self.declared("Environment") or {}).get("Variables") or {}
         declared = {k: str(v) for k, v in declared.items()}
         live = ((self.config().get("Environment") or {}).get("Variables")) or {}
+        live = {k: str(v) for k, v in live.items()}
         problems = []
         if declared != live:
             names = sorted(k for k in set(declared) | set(live) if declared.get(k) != live.get(k))

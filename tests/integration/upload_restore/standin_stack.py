@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError
 
 TEMPLATE = Path(__file__).with_name("standin_stack.yml")
 
@@ -62,9 +63,10 @@ def delete(endpoint, environment):
     cfn, s3 = clients(endpoint)
     name = f"ebooks-storage-{environment}"
     try:
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]}
-    except Exception:  # noqa: BLE001 - nothing to delete
-        return
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError:
+        return  # nothing to delete
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     bucket = outputs["EbooksBucketName"]
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         for item in page.get("Versions", []) + page.get("DeleteMarkers", []):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EMBED, ROOT, SOURCE
+from .support import EMBED, ROOT, SOURCE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "embed_template.yml"
 STUB = '          def handler(event, context): return {"status": "OK"}\n'

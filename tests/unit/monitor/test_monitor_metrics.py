@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import DATA_BUCKET, LOG_BUCKET, codes
+from .support import DATA_BUCKET, LOG_BUCKET, codes
 
 
 def test_healthy_bucket_counts_objects_and_bytes_by_format(healthy):

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import DATA_BUCKET, alert_of, codes
+from .support import DATA_BUCKET, alert_of, codes
 
 
 def context(seconds_left):

@@ -132,17 +132,44 @@ ROOT = f"arn:aws:iam::{ACCOUNT}:root"
 TAGS = {"iac-rlhf-amazon": "true", "Environment": "dev", "Project": "ebook-storage", "ManagedBy": "cloudformation"}
 
 
-def moto_variant(template_text):
+def moto_variant(template_text, parameters=None):
     """The fixture template as JSON, less what moto's CloudFormation mishandles.
+
+    moto evaluates both branches of an Fn::If (a GetAtt of a resource whose
+    condition is false then fails), so every Fn::If is replaced here by the
+    branch its condition picks for the given parameters.
 
     moto stores an AWS::KMS::Key's KeyPolicy as a dict (its DescribeKey then
     crashes) and expects TagKey/TagValue in its Tags: the policy is replaced
     by an empty JSON text and the tags dropped here; ``complete_fixture_stack``
     puts both back.
     """
+    from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import Resolver
     from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
+    from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import parameter_values
 
     template = load_template(template_text)
+    resolver = Resolver(
+        template,
+        parameter_values(template, [{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()]),
+        {},
+    )
+
+    def pick(value):
+        if isinstance(value, dict):
+            if list(value) == ["Fn::If"]:
+                condition, when_true, when_false = value["Fn::If"]
+                return pick(when_true if resolver.condition(condition) else when_false)
+            return {k: pick(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [pick(v) for v in value]
+        return value
+
+    for section in ("Resources", "Outputs"):
+        for name in [n for n, v in template.get(section, {}).items() if "Condition" in v]:
+            if not resolver.condition(template[section][name]["Condition"]):
+                del template[section][name]
+    template = pick(template)
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::KMS::Key":
             resource["Properties"]["KeyPolicy"] = json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -158,7 +185,7 @@ def create_stack(template_text=None, parameters=None, name=STACK, raw=False):
     with mock.patch("warnings.warn"):
         cfn.create_stack(
             StackName=name,
-            TemplateBody=body if raw else moto_variant(body),
+            TemplateBody=body if raw else moto_variant(body, parameters),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
             Capabilities=["CAPABILITY_NAMED_IAM"],
             Tags=[{"Key": "Project", "Value": "ebook-storage"}],

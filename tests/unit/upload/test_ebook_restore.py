@@ -54,7 +54,10 @@ def test_list_only_changes_nothing(run_module, s3, bucket, history):
     assert versions[1]["size"] == len(editions[2])
     assert versions[1]["last_modified"].endswith("Z")
     assert result["current_version_id"] is None
-    assert "is deleted" in result["msg"]
+    assert (
+        result["msg"]
+        == f"{KEY}: 3 version(s), 1 delete marker(s); it is deleted (the current entry is a delete marker)"
+    )
     assert _counts(s3, bucket) == before
 
 

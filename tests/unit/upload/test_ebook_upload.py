@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import threading
+import time
 
 import boto3
 import pytest
@@ -288,3 +292,32 @@ def test_many_small_files(run_module, s3, bucket, tmp_path):
     assert result["summary"]["uploaded"] == 40
     assert len(_keys(s3, bucket)) == 40
     assert [item["path"] for item in result["results"]] == sorted(item["path"] for item in result["results"])
+
+
+def test_sigterm_during_a_multipart_upload_aborts_it(run_module, s3, bucket, tmp_path):
+    """SIGTERM (an Ansible timeout, a Ctrl-C of the controller) mid-upload: no object, no open upload."""
+    from botocore.client import BaseClient
+
+    src = samples.write(tmp_path / "src" / "huge.pdf", samples.pdf_bytes(padding=16 * 1024 * 1024))
+    real_call = BaseClient._make_api_call
+    signalled = threading.Event()
+
+    def slow_call(self, operation_name, api_params):
+        if operation_name == "UploadPart":
+            if not signalled.is_set():
+                signalled.set()
+                threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            time.sleep(1)
+        return real_call(self, operation_name, api_params)
+
+    args = {"bucket": bucket, "src": str(src), "multipart_threshold_mb": 5, "multipart_chunk_mb": 5, "concurrency": 1}
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseClient, "_make_api_call", slow_call)
+        with pytest.raises(KeyboardInterrupt):
+            run_module(ebook_upload, args)
+    assert signal.getsignal(signal.SIGTERM) == previous
+    assert _keys(s3, bucket) == []
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    rerun = run_module(ebook_upload, args)
+    assert rerun["changed"] is True and _keys(s3, bucket) == ["huge.pdf"]

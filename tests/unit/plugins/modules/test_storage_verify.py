@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 from unittest import mock
 
 import boto3
@@ -271,9 +272,13 @@ BREAKERS = {
     "lambda.log_group": lambda o: boto3.client("logs", region_name=REGION).delete_log_group(
         logGroupName=f"/aws/lambda/{FUNCTION}"
     ),
-    "lambda.on_failure_destination": lambda o: _lambda().put_function_event_invoke_config(
-        FunctionName=FUNCTION, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sns:{REGION}:{ACCOUNT}:other"}}
+    "lambda.on_failure_destination": lambda o: (
+        _lambda().delete_function_event_invoke_config(FunctionName=FUNCTION),
+        _lambda().put_function_event_invoke_config(
+            FunctionName=FUNCTION, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sns:{REGION}:{ACCOUNT}:other"}}
+        ),
     ),
+    "lambda.on_failure_destination/none": lambda o: _lambda().delete_function_event_invoke_config(FunctionName=FUNCTION),
     "lambda.permission": lambda o: _lambda().add_permission(
         FunctionName=FUNCTION,
         StatementId="other-rule",
@@ -439,7 +444,7 @@ def test_logging_disabled_stack(moto, run, template_text):
     assert not [c for c in checks if c.startswith("logging_bucket")]
     assert checks["bucket.logging"]["status"] == "passed"
     assert checks["bucket.logging"]["expected"] == "disabled"
-    _s3().create_bucket(Bucket="somewhere")
+    _s3().create_bucket(Bucket="somewhere", ACL="log-delivery-write")
     _s3().put_bucket_logging(Bucket=DATA_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "somewhere", "TargetPrefix": ""}})
     result = verify(run, template_text, checks=["bucket.logging"])
     assert by_id(result)["bucket.logging"]["status"] == "failed"
@@ -485,7 +490,8 @@ def test_tags_check_uses_template_tags_only(stack, run, template_text):
 
 
 def test_resources_are_found_by_contract_outputs_not_logical_ids(moto, run):
-    text = fixture_text("tap_stack_small.yml").replace("EbooksBucket", "BooksBucketRenamed")
+    text = re.sub(r"EbooksBucket(?![A-Za-z])", "BooksBucketRenamed", fixture_text("tap_stack_small.yml"))
+    assert "EbooksBucketName:" in text and "!Ref BooksBucketRenamed" in text
     outputs = create_stack(text)
     complete_fixture_stack(outputs)
     result = run(storage_verify, {"stack_name": STACK, "template_body": text, "checks": ["bucket", "bucket_policy"]})

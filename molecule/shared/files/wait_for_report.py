@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Wait for the storage monitor's report to arrive on an SQS queue subscribed to the alert topic.
+
+    wait_for_report.py QUEUE_URL TIMEOUT_SECONDS
+
+Polls the queue (long polling) until a notification whose message is a monitor
+report arrives, or TIMEOUT_SECONDS pass. Prints one JSON object: the report,
+the notification's subject and attributes, the seconds waited and a short
+description of every other message seen. Exits 0 with a report, 1 without one
+(timeout, or the monitor's on-failure destination reported a failed run).
+Messages read are deleted. Endpoint, region and credentials come from the
+AWS_* environment variables.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import boto3
+
+
+def notification(body):
+    """The SNS envelope of an SQS message body (None if it is not one)."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return None
+    return envelope if isinstance(envelope, dict) and envelope.get("Type") == "Notification" else None
+
+
+def classify(envelope):
+    """('report', dict), ('failure', dict) or ('other', str) for one SNS notification."""
+    try:
+        message = json.loads(envelope.get("Message", ""))
+    except ValueError:
+        return "other", envelope.get("Message", "")[:200]
+    if isinstance(message, dict) and "generated_at" in message and "trigger" in message:
+        return "report", message
+    if isinstance(message, dict) and "requestContext" in message:
+        # Lambda's on-failure destination record: the monitor run failed.
+        return "failure", message
+    return "other", json.dumps(message)[:200]
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    queue_url, timeout = argv[0], float(argv[1])
+    sqs = boto3.client("sqs")
+    started = time.monotonic()
+    seen = []
+    while (left := timeout - (time.monotonic() - started)) > 0:
+        answer = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=int(max(1, min(20, left)))
+        )
+        for msg in answer.get("Messages", []):
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
+            envelope = notification(msg["Body"])
+            if envelope is None:
+                seen.append({"kind": "not an SNS notification", "body": msg["Body"][:200]})
+                continue
+            kind, content = classify(envelope)
+            waited = round(time.monotonic() - started, 1)
+            if kind == "report":
+                attributes = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}
+                result = {
+                    "report": content,
+                    "subject": envelope.get("Subject"),
+                    "attributes": attributes,
+                    "waited_seconds": waited,
+                    "other_messages": seen,
+                }
+                print(json.dumps(result, indent=1))
+                return 0
+            if kind == "failure":
+                print(
+                    json.dumps(
+                        {
+                            "error": "the monitor failed",
+                            "record": content,
+                            "waited_seconds": waited,
+                            "other_messages": seen,
+                        },
+                        indent=1,
+                    )
+                )
+                return 1
+            seen.append({"kind": "other notification", "subject": envelope.get("Subject"), "message": content})
+    print(json.dumps({"error": f"no report within {timeout:g} s", "other_messages": seen}, indent=1))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the tap.ebook_storage collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from unittest import mock
+
+import boto3
+from botocore.exceptions import ClientError
+from conftest import DATA_BUCKET
+from conftest import LOG_BUCKET
+from conftest import REGION
+from conftest import STACK
+from conftest import complete_fixture_stack
+from conftest import create_stack
+
+from ansible_collections.tap.ebook_storage.plugins.modules import localstack_parity
+from ansible_collections.tap.ebook_storage.plugins.modules import storage_verify
+
+BUCKET_CHECKS = ["bucket", "logging_bucket"]
+
+
+def s3():
+    return boto3.client("s3", region_name=REGION)
+
+
+def parity(run, template_text, check_mode=False):
+    return run(localstack_parity, {"stack_name": STACK, "template_body": template_text}, check_mode=check_mode)
+
+
+def bucket_failures(run, template_text):
+    result = run(
+        storage_verify, {"stack_name": STACK, "template_body": template_text, "checks": BUCKET_CHECKS, "fail_on_failed": False}
+    )
+    return result["failed_checks"]
+
+
+def incomplete_stack():
+    """A stack as moto's CloudFormation leaves it: bucket settings partly missing, like LocalStack's."""
+    outputs = create_stack()
+    complete_fixture_stack(outputs, bucket_settings=False)
+    return outputs
+
+
+def test_applies_what_the_template_declares_then_is_idempotent(moto, run, template_text):
+    outputs = incomplete_stack()
+    assert bucket_failures(run, template_text)  # verification fails before parity
+
+    first = parity(run, template_text)
+    assert first["failed"] is False, first
+    assert first["changed"] is True
+    assert first["applied"] == [
+        "logging_bucket.ownership",
+        "logging_bucket.public_access_block",
+        "logging_bucket.lifecycle",
+        "data_bucket.ownership",
+        "data_bucket.public_access_block",
+        "data_bucket.encryption",
+        "data_bucket.versioning",
+        "data_bucket.lifecycle",
+        "data_bucket.logging",
+    ]
+    data = first["desired"]["data_bucket"]
+    assert data["bucket"] == DATA_BUCKET
+    rule = data["settings"]["encryption"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == outputs["KmsKeyArn"]
+    assert rule["BucketKeyEnabled"] is True
+    assert data["settings"]["logging"] == {"TargetBucket": LOG_BUCKET, "TargetPrefix": "ebooks-access-logs/"}
+
+    assert bucket_failures(run, template_text) == []
+
+    second = parity(run, template_text)
+    assert second["changed"] is False
+    assert second["applied"] == []
+    writes = [op for op in second["api_calls"]["by_operation"] if ":Put" in op or ":Delete" in op]
+    assert writes == []
+
+
+def test_check_mode_reports_and_writes_nothing(moto, run, template_text):
+    incomplete_stack()
+    result = parity(run, template_text, check_mode=True)
+    assert result["changed"] is True
+    assert "data_bucket.encryption" in result["applied"]
+    assert not [op for op in result["api_calls"]["by_operation"] if ":Put" in op]
+    assert s3().get_bucket_versioning(Bucket=DATA_BUCKET).get("Status") is None
+
+
+def test_public_acl_is_replaced_before_ownership_is_enforced(moto, run, template_text):
+    """LocalStack creates buckets with a public-read ACL when AccessControl is left out."""
+    incomplete_stack()
+    s3().put_bucket_acl(Bucket=DATA_BUCKET, ACL="public-read")
+    result = parity(run, template_text)
+    applied = result["applied"]
+    assert applied.index("data_bucket.acl") < applied.index("data_bucket.ownership")
+    grants = s3().get_bucket_acl(Bucket=DATA_BUCKET)["Grants"]
+    assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
+    assert parity(run, template_text)["changed"] is False
+
+
+def test_acl_when_ownership_is_already_enforced(moto, run, template_text):
+    """If ACL calls are refused because BucketOwnerEnforced is on, ownership is relaxed for the call."""
+    incomplete_stack()
+    s3().put_bucket_acl(Bucket=DATA_BUCKET, ACL="public-read")
+    original = __import__("botocore.client", fromlist=["BaseClient"]).BaseClient._make_api_call
+    state = {"refused": 0}
+
+    def refuse_once(self, operation_name, api_params):
+        if operation_name == "PutBucketAcl" and state["refused"] == 0:
+            state["refused"] += 1
+            raise ClientError({"Error": {"Code": "AccessControlListNotSupported", "Message": "acl off"}}, operation_name)
+        return original(self, operation_name, api_params)
+
+    with mock.patch("botocore.client.BaseClient._make_api_call", refuse_once):
+        result = parity(run, template_text)
+    assert result["failed"] is False, result
+    assert result["notes"] and "ObjectWriter" in result["notes"][0]
+    ownership = s3().get_bucket_ownership_controls(Bucket=DATA_BUCKET)["OwnershipControls"]["Rules"][0]
+    assert ownership["ObjectOwnership"] == "BucketOwnerEnforced"
+
+
+def test_wrong_key_and_undeclared_lifecycle_are_corrected(moto, run, template_text):
+    outputs = create_stack()
+    complete_fixture_stack(outputs)
+    other = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+    s3().put_bucket_encryption(
+        Bucket=DATA_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": other}, "BucketKeyEnabled": True}]
+        },
+    )
+    # the key given as its id is the same key as the declared ARN: no change for that
+    s3().put_bucket_encryption(
+        Bucket=LOG_BUCKET,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]},
+    )
+    s3().put_bucket_logging(
+        Bucket=LOG_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOG_BUCKET, "TargetPrefix": "loop/"}}
+    )
+    result = parity(run, template_text)
+    assert result["applied"] == ["logging_bucket.logging", "data_bucket.encryption"]
+    assert s3().get_bucket_logging(Bucket=LOG_BUCKET).get("LoggingEnabled") is None
+    key = s3().get_bucket_encryption(Bucket=DATA_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert key["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == outputs["KmsKeyArn"]
+
+
+def test_same_key_by_id_is_not_rewritten(moto, run, template_text):
+    outputs = create_stack()
+    complete_fixture_stack(outputs)
+    s3().put_bucket_encryption(
+        Bucket=DATA_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": outputs["KmsKeyId"]}, "BucketKeyEnabled": True}]
+        },
+    )
+    result = parity(run, template_text)
+    assert result["changed"] is False, result["applied"]
+
+
+def test_logging_disabled_stack_has_only_the_data_bucket(moto, run, template_text):
+    outputs = create_stack(parameters={"EnableLogging": "false"})
+    complete_fixture_stack(outputs, bucket_settings=False, logging=False)
+    result = parity(run, template_text)
+    assert list(result["desired"]) == ["data_bucket"]
+    assert "data_bucket.logging" not in result["applied"]
+    assert result["desired"]["data_bucket"]["settings"]["logging"] is None
+
+
+def test_deployed_template_is_used_by_default(moto, run):
+    incomplete_stack()
+    result = run(localstack_parity, {"stack_name": STACK})
+    assert result["failed"] is False
+    assert result["api_calls"]["by_operation"]["cloudformation:GetTemplate"] == 1
+    assert "data_bucket.versioning" in result["applied"]
+
+
+def test_missing_stack(moto, run):
+    result = run(localstack_parity, {"stack_name": "absent"})
+    assert result["failed"] is True
+    assert result["msg"] == "stack absent does not exist in region us-east-1 (endpoint the default AWS endpoint)"
+
+
+def test_write_errors_name_the_bucket(moto, run, template_text):
+    incomplete_stack()
+    original = __import__("botocore.client", fromlist=["BaseClient"]).BaseClient._make_api_call
+
+    def deny(self, operation_name, api_params):
+        if operation_name == "PutBucketVersioning":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, operation_name)
+        return original(self, operation_name, api_params)
+
+    with mock.patch("botocore.client.BaseClient._make_api_call", deny):
+        result = parity(run, template_text)
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"cannot apply versioning to bucket {DATA_BUCKET}")
+    assert "data_bucket.encryption" in result["applied"]
