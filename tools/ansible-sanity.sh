@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-python=$(readlink -f .venv/bin/python)
+python=$root/.venv/bin/python
 version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 # Offline get-pip stand-in for every pip version ansible-test may ask for.
@@ -23,7 +23,7 @@ git ls-files -z --cached --others --exclude-standard \
   | tar --null -T - -cf - | tar -xf - -C "$dest"
 # ansible-test finds other collections only beside this one: link amazon.aws
 # from the `ansible` package in .venv.
-amazon_aws=$("$python" -c 'import os, ansible_collections.amazon.aws as m; print(os.path.dirname(m.__file__))')
+amazon_aws=$("$python" -c 'import ansible_collections.amazon.aws as m; print(list(m.__path__)[0])')
 mkdir -p .build/sanity/ansible_collections/amazon
 ln -s "$amazon_aws" .build/sanity/ansible_collections/amazon/aws
 cd "$dest"

@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -9,12 +7,15 @@ from __future__ import annotations
 
 import json
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+try:
+    import botocore.exceptions
+except ImportError:
+    botocore = None  # Handled by AnsibleAWSModule
+
+# Exceptions that count as a failed AWS call (a ClientError such as AccessDenied, or a botocore error).
+AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) if botocore else ()
 
 
 def error_code(exc):
@@ -34,11 +35,6 @@ def error_summary(exc):
     if isinstance(response, dict):
         message = (response.get("Error") or {}).get("Message") or message
     return {"error": error_code(exc), "message": message, "operation": getattr(exc, "operation_name", None)}
-
-
-def aws_errors():
-    """Exception classes that count as an AWS read failure."""
-    return (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
 
 class AwsSession:
@@ -76,7 +72,7 @@ class AwsSession:
         if key not in self._cache:
             try:
                 self._cache[key] = (True, self.call(service, operation, **params))
-            except aws_errors() as e:
+            except AWS_ERRORS as e:
                 self._cache[key] = (False, e)
         ok, value = self._cache[key]
         if not ok:
@@ -101,7 +97,7 @@ class AwsSession:
 
             try:
                 self._cache[key] = (True, _all_pages().get(result_key, []))
-            except aws_errors() as e:
+            except AWS_ERRORS as e:
                 self._cache[key] = (False, e)
         ok, value = self._cache[key]
         if not ok:

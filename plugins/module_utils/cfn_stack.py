@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -13,7 +11,7 @@ of the template for this stack.
 
 from __future__ import annotations
 
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import Resolver
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
@@ -30,7 +28,7 @@ def describe_stack(session, stack_name):
     """The stack as describe_stacks gives it; raises StackNotFoundError when it does not exist."""
     try:
         stacks = session.call("cloudformation", "describe_stacks", StackName=stack_name).get("Stacks", [])
-    except aws_errors() as e:
+    except AWS_ERRORS as e:
         if error_code(e) == "ValidationError" and "does not exist" in str(e):
             raise StackNotFoundError(stack_missing_message(session, stack_name)) from None
         raise
@@ -166,7 +164,7 @@ class StackModel:
         """Active resources of a type whose property ``prop`` points at ``target_logical_id``."""
         found = []
         for lid in self.of_type(resource_type):
-            value = ((self.resources[lid].get("Properties") or {}).get(prop))
+            value = (self.resources[lid].get("Properties") or {}).get(prop)
             values = value if isinstance(value, list) else [value]
             if any(referenced_logical_id(v) == target_logical_id for v in values):
                 found.append(lid)

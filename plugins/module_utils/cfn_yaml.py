@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 
 # Copyright (c) 2026 TAP infrastructure team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -47,16 +46,18 @@ def _loader():
 
 def load_template(text):
     """Parse template text; raise ValueError with the reason when it is not a template."""
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("{"):
+    if text.lstrip().startswith("{"):
+        try:
             data = json.loads(text)
-        else:
-            if yaml is None:
-                raise ValueError("PyYAML is required to read a YAML template")
+        except json.JSONDecodeError as e:
+            raise ValueError(f"not valid JSON: {e}") from e
+    else:
+        if yaml is None:
+            raise ValueError("PyYAML is required to read a YAML template")
+        try:
             data = yaml.load(text, Loader=_loader())  # nosec B506 - SafeLoader subclass
-    except (yaml.YAMLError if yaml else ValueError, json.JSONDecodeError) as e:
-        raise ValueError(f"not valid YAML or JSON: {e}") from e
+        except yaml.YAMLError as e:
+            raise ValueError(f"not valid YAML: {e}") from e
     if not isinstance(data, dict) or "Resources" not in data:
         raise ValueError("not a CloudFormation template (no Resources section)")
     return data

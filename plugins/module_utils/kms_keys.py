@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -7,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 
 
 def _region_of(arn):
@@ -39,7 +37,7 @@ class KeyResolver:
             return None
         try:
             return self.key_arn(key)
-        except aws_errors():
+        except AWS_ERRORS:
             return self.spelled_arn(key)
 
     def spelled_arn(self, key):

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 
 # Copyright (c) 2026 TAP infrastructure team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -16,7 +15,7 @@ description:
   - With O(state=absent), deletes every version and delete marker, and the bucket itself with O(delete_bucket=true).
   - The teardown of dev and test uses it; it refuses nothing by itself, the role decides whether deleting is allowed.
 author:
-  - TAP infrastructure team
+  - TAP infrastructure team (@tap-infra)
 options:
   bucket:
     description: Name of the bucket.
@@ -123,14 +122,14 @@ def count_and_collect(s3, bucket):
 def delete_entries(module, s3, bucket, entries):
     for start in range(0, len(entries), DELETE_BATCH):
         batch = entries[start:start + DELETE_BATCH]
-        response = s3.delete_objects(aws_retry=True, Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        response = s3.delete_objects(
+            aws_retry=True, Bucket=bucket, Delete={"Objects": batch, "Quiet": True}
+        )
         errors = response.get("Errors", [])
         if errors:
-            first = errors[0]
-            module.fail_json(
-                msg=f"Could not delete {len(errors)} versions from {bucket}, e.g. {first.get('Key')}: {first.get('Message')}",
-                errors=errors,
-            )
+            example = f"{errors[0].get('Key')}: {errors[0].get('Message')}"
+            msg = f"Could not delete {len(errors)} versions from {bucket}, e.g. {example}"
+            module.fail_json(msg=msg, errors=errors)
 
 
 def main():
@@ -144,7 +143,9 @@ def main():
     )
     bucket = module.params["bucket"]
     s3 = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
-    result = dict(changed=False, bucket=bucket, exists=True, objects=0, versions=0, delete_markers=0, bytes=0, deleted=0)
+    result = dict(
+        changed=False, bucket=bucket, exists=True, objects=0, versions=0, delete_markers=0, bytes=0, deleted=0
+    )
 
     try:
         counts, entries = count_and_collect(s3, bucket)

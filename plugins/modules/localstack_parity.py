@@ -1,15 +1,16 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# ruff: noqa: E402  (DOCUMENTATION comes before the imports, as in amazon.aws)
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
 module: localstack_parity
-short_description: Apply the bucket settings that LocalStack's CloudFormation drops
+short_description: Apply the settings that LocalStack's CloudFormation drops
 version_added: 1.0.0
 description:
   - B(For LocalStack only.) LocalStack's CloudFormation reports C(CREATE_COMPLETE) for an C(AWS::S3::Bucket)
@@ -25,13 +26,16 @@ description:
   - The ACL is set before ownership controls, because ACL calls fail once C(BucketOwnerEnforced) is in
     force; if the bucket already enforces it, ownership is relaxed to C(ObjectWriter) for the ACL call
     and then set as declared.
-  - Idempotent. Each setting is read and compared with the declared one (normalised: key ids, aliases
+  - Idempotent. Each setting is read and compared with the declared one, normalised (key ids, aliases
     and ARNs of the same KMS key are equal, lifecycle rules are compared field by field), and only the
     settings that differ are written.
   - A template without C(LoggingConfiguration) or C(LifecycleConfiguration) for a bucket means none, so
     live ones are removed; settings the template leaves out otherwise are not touched.
+  - Also the monitor's log group (C(RetentionInDays) and C(KmsKeyId); LocalStack does not implement
+    C(AssociateKmsKey), so a log group without its key is deleted and created again with it, which drops
+    its log events) and the tags of the schedule rule, which LocalStack's CloudFormation drops as well.
 author:
-  - tap.ebook_storage contributors
+  - TAP infrastructure team (@tap-infra)
 options:
   stack_name:
     description:
@@ -105,11 +109,13 @@ api_calls:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils import bucket_settings as bs
+from ansible_collections.tap.ebook_storage.plugins.module_utils import monitor_parity as mp
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackNotFoundError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import load_stack
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import rule_name_from_physical_id
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.kms_keys import KeyResolver
@@ -121,7 +127,7 @@ ACL_DISABLED_ERRORS = ("AccessControlListNotSupported", "InvalidBucketAclWithObj
 def put_acl(session, bucket, canned, notes):
     try:
         bs.put_setting(session, bucket, "acl", canned)
-    except aws_errors() as e:
+    except AWS_ERRORS as e:
         if error_code(e) not in ACL_DISABLED_ERRORS:
             raise
         bs.put_setting(session, bucket, "ownership", "ObjectWriter")
@@ -136,7 +142,7 @@ def apply_bucket(module, session, keys, part, bucket, desired, applied, notes):
         want = desired[setting]
         try:
             live = bs.read_setting(session, bucket, setting)
-        except aws_errors() as e:
+        except AWS_ERRORS as e:
             module.fail_json_aws(e, msg=f"cannot read {setting} of bucket {bucket}", applied=applied)
         if bs.setting_matches(setting, want, live, keys):
             continue
@@ -149,8 +155,40 @@ def apply_bucket(module, session, keys, part, bucket, desired, applied, notes):
                 bs.forget_setting(session, bucket, "ownership")
             else:
                 bs.put_setting(session, bucket, setting, want)
-        except aws_errors() as e:
+        except AWS_ERRORS as e:
             module.fail_json_aws(e, msg=f"cannot apply {setting} to bucket {bucket}", applied=applied)
+
+
+def apply_monitor(module, session, keys, model, parts, applied, notes):
+    """The log group's retention and key, and the schedule rule's tags (also dropped by LocalStack)."""
+    try:
+        name, desired = mp.desired_log_group(model, parts)
+        changes = mp.log_group_changes(session, keys, name, desired) if name else []
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="cannot read the monitor's log group", applied=applied)
+    applied.extend(f"log_group.{change}" for change in changes)
+    if changes and not module.check_mode:
+        try:
+            mp.apply_log_group(session, name, desired, changes, notes)
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"cannot apply {', '.join(changes)} to log group {name}", applied=applied)
+
+    rule_lid, tags = mp.desired_rule_tags(model, parts)
+    if not rule_lid or not tags:
+        return
+    rule_name = rule_name_from_physical_id(parts.name(rule_lid))
+    try:
+        rule_arn = session.read("events", "describe_rule", Name=rule_name)["Arn"]
+        missing = mp.missing_rule_tags(session, rule_arn, tags)
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg=f"cannot read the tags of rule {rule_name}", applied=applied)
+    if missing:
+        applied.append("schedule_rule.tags")
+        if not module.check_mode:
+            try:
+                mp.apply_rule_tags(session, rule_arn, missing)
+            except AWS_ERRORS as e:
+                module.fail_json_aws(e, msg=f"cannot tag rule {rule_name}", applied=applied)
 
 
 def main():
@@ -180,7 +218,7 @@ def main():
         module.fail_json(msg=str(e))
     except (TemplateError, TemplateResolutionError) as e:
         module.fail_json(msg=f"cannot read the template of stack {stack_name}: {e}")
-    except aws_errors() as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"cannot read stack {stack_name}")
 
     keys = KeyResolver(session, model.region, model.account_id, model.partition)
@@ -188,6 +226,7 @@ def main():
     notes = []
     for part, name, desired in buckets:
         apply_bucket(module, session, keys, part, name, desired, applied, notes)
+    apply_monitor(module, session, keys, model, parts, applied, notes)
 
     module.exit_json(
         changed=bool(applied),

@@ -1,8 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# ruff: noqa: E402  (DOCUMENTATION comes before the imports, as in amazon.aws)
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ description:
     file and moved into place, and only when its content changes.
   - Fails with a message naming the stack, the region and the endpoint when the stack does not exist.
 author:
-  - tap.ebook_storage contributors
+  - TAP infrastructure team (@tap-infra)
 options:
   stack_name:
     description:
@@ -33,7 +34,7 @@ options:
       - When not given, no file is written.
     type: path
 notes:
-  - Supports check mode; in check mode the files are not written, and RV(changed) tells whether they would change.
+  - Supports check mode; in check mode the files are not written, and C(changed) tells whether they would change.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -129,7 +130,10 @@ files:
       type: list
       elements: str
       returned: always
-  sample: {"stack_outputs": "/srv/cfn-outputs/stack-outputs.json", "flat_outputs": "/srv/cfn-outputs/flat-outputs.json", "changed": []}
+  sample:
+    stack_outputs: /srv/cfn-outputs/stack-outputs.json
+    flat_outputs: /srv/cfn-outputs/flat-outputs.json
+    changed: []
 """
 
 import os
@@ -137,7 +141,7 @@ import os
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackNotFoundError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import describe_stack
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import outputs_dict
@@ -181,7 +185,7 @@ def main():
         stack = describe_stack(session, stack_name)
     except StackNotFoundError as e:
         module.fail_json(msg=str(e))
-    except aws_errors() as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"cannot describe stack {stack_name}")
 
     raw_outputs = [{k: o[k] for k in OUTPUT_FIELDS if k in o} for o in stack.get("Outputs") or []]

@@ -1,8 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# ruff: noqa: E402  (DOCUMENTATION comes before the imports, as in amazon.aws)
 
 from __future__ import annotations
 
@@ -36,11 +37,12 @@ description:
     C(kms.tags); for each role C(iam.<LogicalId>.trust_policy), C(.inline_only), C(.inline_policies),
     C(.no_admin), C(.tags); C(lambda.runtime), C(lambda.handler), C(lambda.timeout),
     C(lambda.memory_size), C(lambda.role), C(lambda.environment), C(lambda.log_group),
+    C(lambda.log_group_encryption),
     C(lambda.on_failure_destination), C(lambda.permission), C(lambda.tags); C(events.rule),
     C(events.target), C(events.tags); C(sns.topic), C(sns.encryption), C(sns.policy), C(sns.tags);
     C(functional.probe_object) and C(functional.monitor_invoke).
 author:
-  - tap.ebook_storage contributors
+  - TAP infrastructure team (@tap-infra)
 options:
   stack_name:
     description:
@@ -81,7 +83,7 @@ options:
       - Meant for tests; normally leave it out so that the deployed template is the reference.
     type: str
 notes:
-  - Supports check mode. The module changes nothing (RV(changed) is always V(false)); in check mode the
+  - Supports check mode. The module changes nothing (C(changed) is always V(false)); in check mode the
     functional checks do not write, they are reported as C(skipped).
   - RV(api_calls) counts the AWS API calls made, for benchmarks.
 extends_documentation_fragment:
@@ -188,13 +190,18 @@ api_calls:
       description: Number of calls per C(service:Operation).
       type: dict
       returned: always
-  sample: {"total": 3, "by_operation": {"cloudformation:DescribeStacks": 1, "cloudformation:GetTemplate": 1, "s3:GetBucketVersioning": 1}}
+  sample:
+    total: 3
+    by_operation:
+      "cloudformation:DescribeStacks": 1
+      "cloudformation:GetTemplate": 1
+      "s3:GetBucketVersioning": 1
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackNotFoundError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import load_stack
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
@@ -230,7 +237,7 @@ def main():
         module.fail_json(msg=str(e), api_calls=session.api_calls())
     except (TemplateError, TemplateResolutionError, PlanError) as e:
         module.fail_json(msg=f"cannot read the template of stack {stack_name}: {e}", api_calls=session.api_calls())
-    except aws_errors() as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"cannot read stack {stack_name}", api_calls=session.api_calls())
 
     reasons, unmatched = select(plan, params["checks"], params["skip"], params["functional"] and not module.check_mode)
@@ -249,7 +256,8 @@ def main():
     result = dict(changed=False, checks=results, summary=summary, failed_checks=failed, api_calls=session.api_calls())
     if failed and params["fail_on_failed"]:
         module.fail_json(
-            msg=f"{len(failed)} of {summary['total']} checks failed for stack {stack_name}: {', '.join(failed)}", **result
+            msg=f"{len(failed)} of {summary['total']} checks failed for stack {stack_name}: {', '.join(failed)}",
+            **result,
         )
     module.exit_json(**result)
 

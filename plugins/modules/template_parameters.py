@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 
 # Copyright (c) 2026 TAP infrastructure team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -18,7 +17,7 @@ description:
     (the template's C(ConstraintDescription) where it has one).
   - Makes no API call, so a deploy with a bad value stops before anything is created or changed.
 author:
-  - TAP infrastructure team
+  - TAP infrastructure team (@tap-infra)
 options:
   template_path:
     description: Path of the CloudFormation template (YAML or JSON).
@@ -137,7 +136,8 @@ def main():
     except (OSError, ValueError) as e:
         module.fail_json(msg=f"Could not read the template {path}: {e}")
 
-    checked, errors = check(declarations, module.params["parameters"], module.params["input_names"], module.params["input_prefix"])
+    params = module.params
+    checked, errors = check(declarations, params["parameters"], params["input_names"], params["input_prefix"])
     if errors:
         module.fail_json(msg="Bad stack parameters, nothing was changed: " + "; ".join(errors), errors=errors)
     module.exit_json(changed=False, parameters=checked)

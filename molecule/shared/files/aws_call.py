@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Make one read-only AWS API call with boto3 and print its answer as JSON.
+"""Make one AWS API call with boto3 and print its answer as JSON.
 
-    aws_call.py SERVICE OPERATION ['{"Param": "value"}']
+    aws_call.py [--write] SERVICE OPERATION ['{"Param": "value"}']
 
-For the Molecule verify steps, where no amazon.aws module makes the exact call
-(for example cloudformation describe_stack_resources). Only Describe*, Get*
-and List* operations are allowed. Endpoint, region and credentials come from
-the AWS_* environment variables.
+For the Molecule steps that need a call no amazon.aws or community.aws module
+makes (for example cloudformation describe_stack_resources, kms delete_alias).
+Without --write only describe_*, get_* and list_* operations are allowed.
+Exits 1 with {"Error": {"Code", "Message"}} when the call fails. Endpoint,
+region and credentials come from the AWS_* environment variables.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ READ_ONLY = re.compile(r"^(describe|get|list)_[a-z0-9_]+$")
 
 
 def main(argv):
+    write = bool(argv) and argv[0] == "--write"
+    if write:
+        argv = argv[1:]
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
     service, operation = argv[0], argv[1]
-    if not READ_ONLY.match(operation):
-        print(f"{operation}: only describe_*, get_* and list_* operations are allowed", file=sys.stderr)
+    if not write and not READ_ONLY.match(operation):
+        print(f"{operation}: only describe_*, get_* and list_* operations are allowed without --write", file=sys.stderr)
         return 2
     params = json.loads(argv[2]) if len(argv) == 3 else {}
     client = boto3.client(service)

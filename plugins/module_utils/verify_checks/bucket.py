@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -48,7 +46,10 @@ class _Bucket:
         live = self.live("encryption")
         live_rule = ((live or {}).get("Rules") or [{}])[0]
         live_default = live_rule.get("ApplyServerSideEncryptionByDefault") or {}
-        observed = {"SSEAlgorithm": live_default.get("SSEAlgorithm"), "KMSMasterKeyID": live_default.get("KMSMasterKeyID")}
+        observed = {
+            "SSEAlgorithm": live_default.get("SSEAlgorithm"),
+            "KMSMasterKeyID": live_default.get("KMSMasterKeyID"),
+        }
         if declared is None:
             if self.is_data:
                 return bad(None, observed, "the template declares no BucketEncryption for the data bucket")
@@ -70,7 +71,9 @@ class _Bucket:
         if expected["KMSMasterKeyID"]:
             keys = self.ctx.keys
             expected["key_arn"] = keys.key_arn_or_guess(expected["KMSMasterKeyID"])
-            observed["key_arn"] = keys.key_arn_or_guess(observed["KMSMasterKeyID"]) if observed["KMSMasterKeyID"] else None
+            observed["key_arn"] = (
+                keys.key_arn_or_guess(observed["KMSMasterKeyID"]) if observed["KMSMasterKeyID"] else None
+            )
             if expected["key_arn"] != observed["key_arn"]:
                 return bad(expected, observed, "default encryption uses another KMS key than the template declares")
         return ok(expected, observed, f"default encryption is {expected['SSEAlgorithm']} with the declared key")
@@ -101,7 +104,9 @@ class _Bucket:
         want = bs.normalize_public_access_block(self.desired["public_access_block"])
         got = bs.normalize_public_access_block(self.live("public_access_block"))
         if self.is_data and (want is None or not all(want.values())):
-            return bad(dict.fromkeys(bs.PAB_FLAGS, True), got, "the template does not set all four public access block flags")
+            return bad(
+                dict.fromkeys(bs.PAB_FLAGS, True), got, "the template does not set all four public access block flags"
+            )
         if want is None:
             return ok(None, got, "no public access block declared")
         if got != want:
@@ -160,7 +165,17 @@ class _Bucket:
         return tags_subset(self.desired["tags"], self.live("tags"), "the bucket")
 
 
-SETTINGS = ("encryption", "bucket_key", "versioning", "public_access_block", "ownership", "acl", "logging", "lifecycle", "tags")
+SETTINGS = (
+    "encryption",
+    "bucket_key",
+    "versioning",
+    "public_access_block",
+    "ownership",
+    "acl",
+    "logging",
+    "lifecycle",
+    "tags",
+)
 
 
 def checks(ctx):

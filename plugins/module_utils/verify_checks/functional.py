@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -7,10 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_summary
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import Check
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import bad
@@ -35,7 +34,7 @@ def remove_probe(session, bucket, key):
         for entry in entries:
             try:
                 session.call("s3", "delete_object", Bucket=bucket, Key=key, VersionId=entry.get("VersionId") or "null")
-            except aws_errors() as e:
+            except AWS_ERRORS as e:
                 errors.append({"VersionId": entry.get("VersionId"), **error_summary(e)})
     return errors or [{"Key": key, "message": "versions are still listed after deletion"}]
 
@@ -57,7 +56,9 @@ class _Functional:
         session = self.ctx.session
         observed = {"Key": key}
         try:
-            put = session.call("s3", "put_object", Bucket=bucket, Key=key, Body=PROBE_BODY, ContentType="application/pdf")
+            put = session.call(
+                "s3", "put_object", Bucket=bucket, Key=key, Body=PROBE_BODY, ContentType="application/pdf"
+            )
             params = {"Bucket": bucket, "Key": key}
             if put.get("VersionId"):
                 params["VersionId"] = put["VersionId"]
@@ -74,7 +75,7 @@ class _Functional:
         finally:
             try:
                 observed["left_behind"] = remove_probe(session, bucket, key)
-            except aws_errors() as e:
+            except AWS_ERRORS as e:
                 observed["left_behind"] = [error_summary(e)]
         problems = []
         if observed.get("ServerSideEncryption") != "aws:kms":
@@ -113,10 +114,8 @@ class _Functional:
             observed["payload"] = text[:2000]
             return bad(expected, observed, "the monitor's answer is not JSON")
         if isinstance(report, dict) and isinstance(report.get("body"), str):
-            try:
+            with contextlib.suppress(ValueError):
                 report = json.loads(report["body"])
-            except ValueError:
-                pass
         observed["report_keys"] = sorted(report) if isinstance(report, dict) else type(report).__name__
         observed["environment"] = _find_environment(report)
         if observed["environment"] != environment:
@@ -145,7 +144,11 @@ def checks(ctx):
     functional = _Functional(ctx)
     found = []
     if ctx.parts.data_bucket:
-        found.append(Check("functional.probe_object", ctx.arn(ctx.parts.data_bucket), functional.probe_object, functional=True))
+        found.append(
+            Check("functional.probe_object", ctx.arn(ctx.parts.data_bucket), functional.probe_object, functional=True)
+        )
     if ctx.parts.function:
-        found.append(Check("functional.monitor_invoke", ctx.arn(ctx.parts.function), functional.monitor_invoke, functional=True))
+        found.append(
+            Check("functional.monitor_invoke", ctx.arn(ctx.parts.function), functional.monitor_invoke, functional=True)
+        )
     return found

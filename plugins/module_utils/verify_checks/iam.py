@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -72,7 +70,9 @@ class _Role:
             if found:
                 offending[name] = found
         if offending:
-            return bad("no Allow of * on *", offending, f"policies allow every action on every resource: {sorted(offending)}")
+            return bad(
+                "no Allow of * on *", offending, f"policies allow every action on every resource: {sorted(offending)}"
+            )
         return ok("no Allow of * on *", {}, "no inline policy allows * on *")
 
     def tags(self):

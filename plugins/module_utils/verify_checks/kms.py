@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -66,7 +64,11 @@ class _CreatedKey:
         observed = {"unconditioned Allow for *": offending, "statements": sorted(live_sids)}
         if offending:
             return bad(expected, observed, f"the key policy allows * without a condition: {offending}")
-        differing = [sid for sid, stmt in declared.items() if sid not in live_sids or pd.statement_differences(stmt, live_sids[sid])]
+        differing = [
+            sid
+            for sid, stmt in declared.items()
+            if sid not in live_sids or pd.statement_differences(stmt, live_sids[sid])
+        ]
         if differing:
             return bad(expected, observed, f"key policy statements missing or different from the template: {differing}")
         return ok(expected, observed, "key policy is as declared and allows * only under conditions")

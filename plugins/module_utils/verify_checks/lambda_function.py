@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -8,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils import policy_documents as pd
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import rule_name_from_physical_id
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import Check
@@ -67,18 +65,40 @@ class _Function:
             return bad(declared, live, "; ".join(problems))
         return ok(declared, live, "environment variables are as declared and point at this stack's bucket and topic")
 
-    def log_group(self):
+    def _log_group(self):
         logical_id, name = self.ctx.parts.log_group_of_function()
         groups = self.ctx.session.paginate("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=name)
         live = next((g for g in groups if g.get("logGroupName") == name), None)
-        want_retention = self.ctx.model.resolve_at(logical_id, "RetentionInDays") if logical_id else None
-        expected = {"logGroupName": name, "retentionInDays": int(want_retention) if want_retention else None}
+        declared = (self.ctx.model.properties(logical_id) if logical_id else {}) or {}
+        return name, declared, live
+
+    def log_group(self):
+        name, declared, live = self._log_group()
+        expected = {"logGroupName": name}
+        if declared.get("RetentionInDays") is not None:
+            expected["retentionInDays"] = int(declared["RetentionInDays"])
         if live is None:
             return bad(expected, None, f"log group {name} does not exist")
-        observed = {"logGroupName": name, "retentionInDays": live.get("retentionInDays")}
-        if want_retention and observed["retentionInDays"] != expected["retentionInDays"]:
-            return bad(expected, observed, "log retention differs from the template")
-        return ok(expected, observed, f"log group {name} exists")
+        observed = {key: live.get(key) for key in expected}
+        if observed != expected:
+            return bad(
+                expected,
+                observed,
+                f"retention is {observed.get('retentionInDays')}, the template declares {expected['retentionInDays']}",
+            )
+        return ok(expected, observed, f"log group {name} exists as declared")
+
+    def log_group_encryption(self):
+        name, declared, live = self._log_group()
+        want = declared.get("KmsKeyId")
+        if live is None:
+            return bad(want, None, f"log group {name} does not exist")
+        got = live.get("kmsKeyId")
+        if not want:
+            return ok(None, got, "the template declares no key for the log group")
+        if not self.ctx.keys.same_key(want, got):
+            return bad(want, got, f"the log group is encrypted with {got}, not the declared key")
+        return ok(want, got, "the log group is encrypted with the declared key")
 
     def on_failure_destination(self):
         configs = self.ctx.parts.invoke_configs
@@ -97,7 +117,7 @@ class _Function:
             params["Qualifier"] = qualifier
         try:
             live = self.ctx.session.read("lambda", "get_function_event_invoke_config", **params)
-        except aws_errors() as e:
+        except AWS_ERRORS as e:
             if error_code(e) == "ResourceNotFoundException":
                 return bad(expected, None, "the function has no event invoke configuration")
             raise
@@ -122,7 +142,7 @@ class _Function:
             rule_arn = self.ctx.session.read("events", "describe_rule", Name=rule_name).get("Arn")
         try:
             answer = self.ctx.session.read("lambda", "get_policy", FunctionName=self.name)
-        except aws_errors() as e:
+        except AWS_ERRORS as e:
             if error_code(e) == "ResourceNotFoundException":
                 return bad(declared, None, "the function has no resource policy")
             raise
@@ -174,6 +194,7 @@ def checks(ctx):
         Check("lambda.role", resource, fn.role),
         Check("lambda.environment", resource, fn.environment),
         Check("lambda.log_group", resource, fn.log_group),
+        Check("lambda.log_group_encryption", resource, fn.log_group_encryption),
         Check("lambda.on_failure_destination", resource, fn.on_failure_destination),
         Check("lambda.permission", resource, fn.permission),
         Check("lambda.tags", resource, fn.tags),

@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -9,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import aws_errors
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_summary
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.policy_documents import PolicyParseError
@@ -86,9 +84,11 @@ def select(plan, wanted, skipped, functional):
 def run_check(check):
     try:
         result = check.run()
-    except aws_errors() as e:
+    except AWS_ERRORS as e:
         summary = error_summary(e)
-        result = bad(None, summary, f"{summary['operation'] or 'AWS call'} failed: {summary['error']}: {summary['message']}")
+        result = bad(
+            None, summary, f"{summary['operation'] or 'AWS call'} failed: {summary['error']}: {summary['message']}"
+        )
     except TemplateResolutionError as e:
         result = bad(None, None, f"template value cannot be resolved: {e}")
     except PolicyParseError as e:

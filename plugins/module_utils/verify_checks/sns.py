@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -54,9 +52,13 @@ class _Topic:
         observed = {"unconditioned Allow for *": offending, "statements": sorted(live_sids)}
         if offending:
             return bad(expected, observed, f"anyone may use the topic: {offending}")
-        differing = [s for s, stmt in declared.items() if s not in live_sids or pd.statement_differences(stmt, live_sids[s])]
+        differing = [
+            s for s, stmt in declared.items() if s not in live_sids or pd.statement_differences(stmt, live_sids[s])
+        ]
         if differing:
-            return bad(expected, observed, f"topic policy statements missing or different from the template: {differing}")
+            return bad(
+                expected, observed, f"topic policy statements missing or different from the template: {differing}"
+            )
         return ok(expected, observed, "publishers are restricted as declared")
 
     def tags(self):

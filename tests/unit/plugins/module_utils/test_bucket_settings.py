@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -60,7 +58,10 @@ def test_desired_settings_from_template_properties():
     assert desired["encryption"] == {
         "Rules": [
             {
-                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:aws:kms:r:1:key/k"},
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": "arn:aws:kms:r:1:key/k",
+                },
                 "BucketKeyEnabled": True,
             }
         ]
@@ -82,7 +83,10 @@ def test_desired_settings_from_template_properties():
 
 
 def test_logging_defaults_to_the_bucket_itself_and_absent_means_none():
-    assert bs.desired_settings({"LoggingConfiguration": {}}, "b")["logging"] == {"TargetBucket": "b", "TargetPrefix": ""}
+    assert bs.desired_settings({"LoggingConfiguration": {}}, "b")["logging"] == {
+        "TargetBucket": "b",
+        "TargetPrefix": "",
+    }
     desired = bs.desired_settings({}, "b")
     assert desired["logging"] is None
     assert desired["lifecycle"] is None
@@ -99,11 +103,14 @@ def test_lifecycle_matches_what_s3_returns():
             "Status": "Disabled",
             "Filter": {"And": {"Prefix": "tmp/", "Tags": [{"Key": "k", "Value": "v"}]}},
             "Expiration": {"Days": 3},
-            "Transitions": [
-                {"Date": datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc), "StorageClass": "GLACIER"}
-            ],
+            "Transitions": [{"Date": datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC), "StorageClass": "GLACIER"}],
         },
-        {"ID": "abort", "Status": "Enabled", "Filter": {"Prefix": ""}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+        {
+            "ID": "abort",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        },
         {
             "ID": "noncurrent",
             "Status": "Enabled",
@@ -135,7 +142,11 @@ def test_single_condition_filters():
         "ObjectSizeGreaterThan": 10
     }
     rule = bs.lifecycle_rule_to_api(
-        {"Status": "Enabled", "NoncurrentVersionExpirationInDays": 9, "NoncurrentVersionTransition": {"StorageClass": "GLACIER", "TransitionInDays": 1}}
+        {
+            "Status": "Enabled",
+            "NoncurrentVersionExpirationInDays": 9,
+            "NoncurrentVersionTransition": {"StorageClass": "GLACIER", "TransitionInDays": 1},
+        }
     )
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 9}
     assert rule["NoncurrentVersionTransitions"] == [{"NoncurrentDays": 1, "StorageClass": "GLACIER"}]
@@ -143,7 +154,10 @@ def test_single_condition_filters():
 
 def test_acl_grants():
     owner = {"ID": "abc"}
-    private = {"Owner": owner, "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": "abc"}, "Permission": "FULL_CONTROL"}]}
+    private = {
+        "Owner": owner,
+        "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": "abc"}, "Permission": "FULL_CONTROL"}],
+    }
     public = {
         "Owner": owner,
         "Grants": private["Grants"] + [{"Grantee": {"Type": "Group", "URI": bs.GROUP_ALL_USERS}, "Permission": "READ"}],
@@ -157,8 +171,27 @@ def test_acl_grants():
 
 def test_encryption_compare_without_kms():
     desired = bs.desired_settings(PROPS, "b")["encryption"]
-    same = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:aws:kms:r:1:key/k"}, "BucketKeyEnabled": True}]}
-    no_bucket_key = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "arn:aws:kms:r:1:key/k"}}]}
+    same = {
+        "Rules": [
+            {
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": "arn:aws:kms:r:1:key/k",
+                },
+                "BucketKeyEnabled": True,
+            }
+        ]
+    }
+    no_bucket_key = {
+        "Rules": [
+            {
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": "arn:aws:kms:r:1:key/k",
+                }
+            }
+        ]
+    }
     assert bs.setting_matches("encryption", desired, same)
     assert not bs.setting_matches("encryption", desired, no_bucket_key)
     assert not bs.setting_matches("encryption", desired, None)
@@ -167,7 +200,9 @@ def test_encryption_compare_without_kms():
 def test_logging_and_public_access_block_compare():
     assert bs.setting_matches("logging", None, None)
     assert not bs.setting_matches("logging", None, {"TargetBucket": "x", "TargetPrefix": ""})
-    assert bs.setting_matches("logging", {"TargetBucket": "x", "TargetPrefix": "p/"}, {"TargetBucket": "x", "TargetPrefix": "p/"})
+    assert bs.setting_matches(
+        "logging", {"TargetBucket": "x", "TargetPrefix": "p/"}, {"TargetBucket": "x", "TargetPrefix": "p/"}
+    )
     pab = dict.fromkeys(bs.PAB_FLAGS, True)
     assert bs.setting_matches("public_access_block", pab, dict(pab))
     assert not bs.setting_matches("public_access_block", pab, dict(pab, BlockPublicPolicy=False))

@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -49,7 +47,13 @@ def test_public_allows():
     doc = {
         "Statement": [
             {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"},
-            {"Sid": "Cond", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Condition": {"StringEquals": {"aws:SourceOwner": "1"}}},
+            {
+                "Sid": "Cond",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "sns:Publish",
+                "Condition": {"StringEquals": {"aws:SourceOwner": "1"}},
+            },
             {"Sid": "Deny", "Effect": "Deny", "Principal": "*", "Action": "*"},
             {"Sid": "Role", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:role/r"}, "Action": "*"},
         ]
@@ -70,6 +74,11 @@ def test_admin_allows():
 
 
 def test_by_sid_and_condition_keys():
-    doc = {"Statement": [{"Sid": "A", "Condition": {"Null": {"S3:X": "false"}, "StringEquals": {"aws:Y": "1"}}}, {"Effect": "Allow"}]}
+    doc = {
+        "Statement": [
+            {"Sid": "A", "Condition": {"Null": {"S3:X": "false"}, "StringEquals": {"aws:Y": "1"}}},
+            {"Effect": "Allow"},
+        ]
+    }
     assert list(pd.by_sid(doc)) == ["A"]
     assert pd.condition_keys(pd.by_sid(doc)["A"]) == {"s3:x", "aws:y"}

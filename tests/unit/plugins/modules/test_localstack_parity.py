@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -9,12 +7,12 @@ from unittest import mock
 
 import boto3
 from botocore.exceptions import ClientError
-from conftest import DATA_BUCKET
-from conftest import LOG_BUCKET
-from conftest import REGION
-from conftest import STACK
-from conftest import complete_fixture_stack
-from conftest import create_stack
+from tap_moto_stack import DATA_BUCKET
+from tap_moto_stack import LOG_BUCKET
+from tap_moto_stack import REGION
+from tap_moto_stack import STACK
+from tap_moto_stack import complete_fixture_stack
+from tap_moto_stack import create_stack
 
 from ansible_collections.tap.ebook_storage.plugins.modules import localstack_parity
 from ansible_collections.tap.ebook_storage.plugins.modules import storage_verify
@@ -32,7 +30,8 @@ def parity(run, template_text, check_mode=False):
 
 def bucket_failures(run, template_text):
     result = run(
-        storage_verify, {"stack_name": STACK, "template_body": template_text, "checks": BUCKET_CHECKS, "fail_on_failed": False}
+        storage_verify,
+        {"stack_name": STACK, "template_body": template_text, "checks": BUCKET_CHECKS, "fail_on_failed": False},
     )
     return result["failed_checks"]
 
@@ -109,7 +108,9 @@ def test_acl_when_ownership_is_already_enforced(moto, run, template_text):
     def refuse_once(self, operation_name, api_params):
         if operation_name == "PutBucketAcl" and state["refused"] == 0:
             state["refused"] += 1
-            raise ClientError({"Error": {"Code": "AccessControlListNotSupported", "Message": "acl off"}}, operation_name)
+            raise ClientError(
+                {"Error": {"Code": "AccessControlListNotSupported", "Message": "acl off"}}, operation_name
+            )
         return original(self, operation_name, api_params)
 
     with mock.patch("botocore.client.BaseClient._make_api_call", refuse_once):
@@ -127,13 +128,20 @@ def test_wrong_key_and_undeclared_lifecycle_are_corrected(moto, run, template_te
     s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": other}, "BucketKeyEnabled": True}]
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": other},
+                    "BucketKeyEnabled": True,
+                }
+            ]
         },
     )
     # the key given as its id is the same key as the declared ARN: no change for that
     s3().put_bucket_encryption(
         Bucket=LOG_BUCKET,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]
+        },
     )
     s3().put_bucket_logging(
         Bucket=LOG_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOG_BUCKET, "TargetPrefix": "loop/"}}
@@ -151,7 +159,15 @@ def test_same_key_by_id_is_not_rewritten(moto, run, template_text):
     s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": outputs["KmsKeyId"]}, "BucketKeyEnabled": True}]
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": outputs["KmsKeyId"],
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
         },
     )
     result = parity(run, template_text)
@@ -195,3 +211,32 @@ def test_write_errors_name_the_bucket(moto, run, template_text):
     assert result["failed"] is True
     assert result["msg"].startswith(f"cannot apply versioning to bucket {DATA_BUCKET}")
     assert "data_bucket.encryption" in result["applied"]
+
+
+def test_log_group_retention_is_applied(moto, run, template_text):
+    outputs = create_stack()
+    complete_fixture_stack(outputs)
+    logs = boto3.client("logs", region_name=REGION)
+    logs.delete_retention_policy(logGroupName="/aws/lambda/eBook-StorageMonitoring-dev")
+    result = parity(run, template_text)
+    assert result["applied"] == ["log_group.retention"]
+    group = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/eBook-StorageMonitoring-dev")["logGroups"][0]
+    assert group["retentionInDays"] == 90
+    assert parity(run, template_text)["changed"] is False
+
+
+def test_schedule_rule_tags_are_applied(moto, run, template_text):
+    text = template_text.replace(
+        "      State: ENABLED\n", "      State: ENABLED\n      Tags:\n        - {Key: Project, Value: ebook-storage}\n"
+    )
+    assert text != template_text
+    complete_fixture_stack(create_stack())  # deployed without the rule's tags
+    events = boto3.client("events", region_name=REGION)
+    arn = events.describe_rule(Name="ebooks-storage-monitoring-dev")["Arn"]
+    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    result = parity(run, text, check_mode=True)
+    assert result["applied"] == ["schedule_rule.tags"]
+    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    parity(run, text)
+    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "Project", "Value": "ebook-storage"}]
+    assert "schedule_rule.tags" not in parity(run, text)["applied"]

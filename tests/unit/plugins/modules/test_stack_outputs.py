@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -8,8 +6,8 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import STACK
-from conftest import create_stack
+from tap_moto_stack import STACK
+from tap_moto_stack import create_stack
 
 from ansible_collections.tap.ebook_storage.plugins.modules import stack_outputs
 
@@ -73,7 +71,9 @@ def test_missing_stack_message_shows_the_endpoint(moto, run):
 
     from botocore.exceptions import ClientError
 
-    error = ClientError({"Error": {"Code": "ValidationError", "Message": "Stack with id nope does not exist"}}, "DescribeStacks")
+    error = ClientError(
+        {"Error": {"Code": "ValidationError", "Message": "Stack with id nope does not exist"}}, "DescribeStacks"
+    )
     with mock.patch.object(boto3.session.Session, "client") as client:
         client.return_value.describe_stacks.side_effect = error
         result = run(stack_outputs, {"stack_name": "nope", "endpoint_url": "http://127.0.0.1:4566"})

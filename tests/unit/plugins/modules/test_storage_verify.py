@@ -1,5 +1,3 @@
-# -*- coding: utf-8 -*-
-
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -12,21 +10,21 @@ from unittest import mock
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCESS_ROLE
-from conftest import ACCOUNT
-from conftest import DATA_BUCKET
-from conftest import FUNCTION
-from conftest import LOG_BUCKET
-from conftest import MONITOR_ROLE
-from conftest import REGION
-from conftest import STACK
-from conftest import TAGS
-from conftest import TOPIC_ARN
-from conftest import complete_fixture_stack
-from conftest import create_stack
-from conftest import data_bucket_policy
-from conftest import fixture_text
-from conftest import queue_monitor_report
+from tap_moto_stack import ACCESS_ROLE
+from tap_moto_stack import ACCOUNT
+from tap_moto_stack import DATA_BUCKET
+from tap_moto_stack import FUNCTION
+from tap_moto_stack import LOG_BUCKET
+from tap_moto_stack import MONITOR_ROLE
+from tap_moto_stack import REGION
+from tap_moto_stack import STACK
+from tap_moto_stack import TAGS
+from tap_moto_stack import TOPIC_ARN
+from tap_moto_stack import complete_fixture_stack
+from tap_moto_stack import create_stack
+from tap_moto_stack import data_bucket_policy
+from tap_moto_stack import fixture_text
+from tap_moto_stack import queue_monitor_report
 
 from ansible_collections.tap.ebook_storage.plugins.modules import storage_verify
 
@@ -159,7 +157,15 @@ def _put_policy_changed(outputs):
 
 def _put_policy_public(outputs):
     policy = data_bucket_policy(outputs["KmsKeyArn"])
-    policy["Statement"].append({"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{DATA_BUCKET}/*"})
+    policy["Statement"].append(
+        {
+            "Sid": "Open",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{DATA_BUCKET}/*",
+        }
+    )
     _s3().put_bucket_policy(Bucket=DATA_BUCKET, Policy=json.dumps(policy))
 
 
@@ -167,7 +173,12 @@ def _encrypt_with_other_key(outputs):
     _s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _other_key()}, "BucketKeyEnabled": True}]
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _other_key()},
+                    "BucketKeyEnabled": True,
+                }
+            ]
         },
     )
 
@@ -176,13 +187,23 @@ def _encrypt_without_bucket_key(outputs):
     _s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": outputs["KmsKeyId"]}, "BucketKeyEnabled": False}]
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": outputs["KmsKeyId"],
+                    },
+                    "BucketKeyEnabled": False,
+                }
+            ]
         },
     )
 
 
 def _public_acl(outputs):
-    _s3().put_bucket_ownership_controls(Bucket=DATA_BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    _s3().put_bucket_ownership_controls(
+        Bucket=DATA_BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
     _s3().put_bucket_acl(Bucket=DATA_BUCKET, ACL="public-read")
 
 
@@ -211,14 +232,23 @@ ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow
 BREAKERS = {
     "bucket.encryption": lambda o: _s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
     ),
     "bucket.encryption/other-key": _encrypt_with_other_key,
     "bucket.bucket_key": _encrypt_without_bucket_key,
-    "bucket.versioning": lambda o: _s3().put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Suspended"}),
+    "bucket.versioning": lambda o: _s3().put_bucket_versioning(
+        Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Suspended"}
+    ),
     "bucket.public_access_block": lambda o: _s3().put_public_access_block(
         Bucket=DATA_BUCKET,
-        PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": True},
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": True,
+        },
     ),
     "bucket.ownership": lambda o: _s3().put_bucket_ownership_controls(
         Bucket=DATA_BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
@@ -226,7 +256,9 @@ BREAKERS = {
     "bucket.acl": _public_acl,
     "bucket.logging": lambda o: _s3().put_bucket_logging(Bucket=DATA_BUCKET, BucketLoggingStatus={}),
     "bucket.lifecycle": lambda o: _s3().delete_bucket_lifecycle(Bucket=DATA_BUCKET),
-    "bucket.tags": lambda o: _s3().put_bucket_tagging(Bucket=DATA_BUCKET, Tagging={"TagSet": [{"Key": "Project", "Value": "other"}]}),
+    "bucket.tags": lambda o: _s3().put_bucket_tagging(
+        Bucket=DATA_BUCKET, Tagging={"TagSet": [{"Key": "Project", "Value": "other"}]}
+    ),
     "logging_bucket.lifecycle": lambda o: _s3().delete_bucket_lifecycle(Bucket=LOG_BUCKET),
     "logging_bucket.logging": lambda o: _s3().put_bucket_logging(
         Bucket=LOG_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOG_BUCKET, "TargetPrefix": "self/"}}
@@ -241,13 +273,21 @@ BREAKERS = {
     "kms.key_policy": lambda o: _kms().put_key_policy(
         KeyId=o["KmsKeyId"],
         PolicyName="default",
-        Policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}),
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}],
+            }
+        ),
     ),
     "kms.tags": lambda o: _kms().untag_resource(KeyId=o["KmsKeyId"], TagKeys=["Project"]),
     "iam.S3AccessRole.trust_policy": lambda o: _iam().update_assume_role_policy(
         RoleName=ACCESS_ROLE,
         PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+            }
         ),
     ),
     "iam.S3AccessRole.inline_only": lambda o: _iam().attach_role_policy(
@@ -257,9 +297,13 @@ BREAKERS = {
     "iam.StorageMonitoringRole.inline_policies": lambda o: _iam().put_role_policy(
         RoleName=MONITOR_ROLE,
         PolicyName="StorageMonitoring",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
     ),
-    "iam.StorageMonitoringRole.no_admin": lambda o: _iam().put_role_policy(RoleName=MONITOR_ROLE, PolicyName="Extra", PolicyDocument=ALLOW_ALL),
+    "iam.StorageMonitoringRole.no_admin": lambda o: _iam().put_role_policy(
+        RoleName=MONITOR_ROLE, PolicyName="Extra", PolicyDocument=ALLOW_ALL
+    ),
     "iam.S3AccessRole.tags": lambda o: _iam().untag_role(RoleName=ACCESS_ROLE, TagKeys=["Environment"]),
     "lambda.runtime": lambda o: _lambda().update_function_configuration(FunctionName=FUNCTION, Runtime="python3.12"),
     "lambda.handler": lambda o: _lambda().update_function_configuration(FunctionName=FUNCTION, Handler="other.handler"),
@@ -267,18 +311,28 @@ BREAKERS = {
     "lambda.memory_size": lambda o: _lambda().update_function_configuration(FunctionName=FUNCTION, MemorySize=512),
     "lambda.role": lambda o: _lambda().update_function_configuration(FunctionName=FUNCTION, Role=o["S3AccessRoleArn"]),
     "lambda.environment": lambda o: _lambda().update_function_configuration(
-        FunctionName=FUNCTION, Environment={"Variables": {"ENVIRONMENT": "dev", "BUCKET_NAME": "someone-elses-bucket", "SNS_TOPIC_ARN": TOPIC_ARN}}
+        FunctionName=FUNCTION,
+        Environment={
+            "Variables": {"ENVIRONMENT": "dev", "BUCKET_NAME": "someone-elses-bucket", "SNS_TOPIC_ARN": TOPIC_ARN}
+        },
     ),
     "lambda.log_group": lambda o: boto3.client("logs", region_name=REGION).delete_log_group(
         logGroupName=f"/aws/lambda/{FUNCTION}"
     ),
+    "lambda.log_group/retention": lambda o: boto3.client("logs", region_name=REGION).put_retention_policy(
+        logGroupName=f"/aws/lambda/{FUNCTION}", retentionInDays=7
+    ),
     "lambda.on_failure_destination": lambda o: (
         _lambda().delete_function_event_invoke_config(FunctionName=FUNCTION),
         _lambda().put_function_event_invoke_config(
-            FunctionName=FUNCTION, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sns:{REGION}:{ACCOUNT}:other"}}
+            FunctionName=FUNCTION,
+            MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sns:{REGION}:{ACCOUNT}:other"}},
         ),
     ),
-    "lambda.on_failure_destination/none": lambda o: _lambda().delete_function_event_invoke_config(FunctionName=FUNCTION),
+    "lambda.on_failure_destination/none": lambda o: _lambda().delete_function_event_invoke_config(
+        FunctionName=FUNCTION
+    ),
     "lambda.permission": lambda o: _lambda().add_permission(
         FunctionName=FUNCTION,
         StatementId="other-rule",
@@ -288,14 +342,25 @@ BREAKERS = {
     ),
     "lambda.tags": lambda o: _lambda().untag_resource(Resource=o["StorageMonitoringFunctionArn"], TagKeys=["Project"]),
     "events.rule": lambda o: _events().disable_rule(Name=RULE),
-    "events.rule/schedule": lambda o: _events().put_rule(Name=RULE, ScheduleExpression="rate(1 minute)", State="ENABLED"),
+    "events.rule/schedule": lambda o: _events().put_rule(
+        Name=RULE, ScheduleExpression="rate(1 minute)", State="ENABLED"
+    ),
     "events.target": lambda o: _events().remove_targets(Rule=RULE, Ids=["StorageMonitoringFunction"]),
-    "sns.encryption": lambda o: _sns().set_topic_attributes(TopicArn=TOPIC_ARN, AttributeName="KmsMasterKeyId", AttributeValue=_other_key()),
-    "sns.encryption/none": lambda o: _sns().set_topic_attributes(TopicArn=TOPIC_ARN, AttributeName="KmsMasterKeyId", AttributeValue=""),
+    "sns.encryption": lambda o: _sns().set_topic_attributes(
+        TopicArn=TOPIC_ARN, AttributeName="KmsMasterKeyId", AttributeValue=_other_key()
+    ),
+    "sns.encryption/none": lambda o: _sns().set_topic_attributes(
+        TopicArn=TOPIC_ARN, AttributeName="KmsMasterKeyId", AttributeValue=""
+    ),
     "sns.policy": lambda o: _sns().set_topic_attributes(
         TopicArn=TOPIC_ARN,
         AttributeName="Policy",
-        AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": TOPIC_ARN}]}),
+        AttributeValue=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": TOPIC_ARN}],
+            }
+        ),
     ),
     "sns.tags": lambda o: _sns().untag_resource(ResourceArn=TOPIC_ARN, TagKeys=["ManagedBy"]),
 }
@@ -340,7 +405,12 @@ def test_access_denied_fails_the_check_not_the_module(stack, run, template_text)
     assert "GetBucketEncryption" in checks["bucket.encryption"]["message"]
     assert checks["bucket.bucket_key"]["status"] == "failed"
     assert checks["bucket.versioning"]["status"] == "passed"
-    assert failed_ids(result) == ["bucket.bucket_key", "bucket.encryption", "logging_bucket.bucket_key", "logging_bucket.encryption"]
+    assert failed_ids(result) == [
+        "bucket.bucket_key",
+        "bucket.encryption",
+        "logging_bucket.bucket_key",
+        "logging_bucket.encryption",
+    ]
 
 
 def test_missing_stack(moto, run, template_text):
@@ -415,14 +485,22 @@ def test_functional_monitor_report_must_name_the_environment(stack, run, templat
 
 
 def test_functional_checks_are_skipped_in_check_mode(stack, run, template_text):
-    args = {"stack_name": STACK, "template_body": template_text, "functional": True, "checks": ["functional"], "fail_on_failed": False}
+    args = {
+        "stack_name": STACK,
+        "template_body": template_text,
+        "functional": True,
+        "checks": ["functional"],
+        "fail_on_failed": False,
+    }
     result = run(storage_verify, args, check_mode=True)
     assert {c["status"] for c in result["checks"]} == {"skipped"}
     assert "s3:PutObject" not in result["api_calls"]["by_operation"]
 
 
 def test_unresolvable_template_value_fails_that_check(stack, run, template_text):
-    broken = template_text.replace("TransitionInDays: !Ref NoncurrentVersionTransitionDays", "TransitionInDays: !Ref NoSuchParameter")
+    broken = template_text.replace(
+        "TransitionInDays: !Ref NoncurrentVersionTransitionDays", "TransitionInDays: !Ref NoSuchParameter"
+    )
     result = verify(run, broken, checks=["bucket.lifecycle"])
     check = by_id(result)["bucket.lifecycle"]
     assert check["status"] == "failed"
@@ -445,7 +523,9 @@ def test_logging_disabled_stack(moto, run, template_text):
     assert checks["bucket.logging"]["status"] == "passed"
     assert checks["bucket.logging"]["expected"] == "disabled"
     _s3().create_bucket(Bucket="somewhere", ACL="log-delivery-write")
-    _s3().put_bucket_logging(Bucket=DATA_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "somewhere", "TargetPrefix": ""}})
+    _s3().put_bucket_logging(
+        Bucket=DATA_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "somewhere", "TargetPrefix": ""}}
+    )
     result = verify(run, template_text, checks=["bucket.logging"])
     assert by_id(result)["bucket.logging"]["status"] == "failed"
 
@@ -459,7 +539,12 @@ def test_external_key(moto, run, template_text):
     _s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]}, "BucketKeyEnabled": True}]
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]},
+                    "BucketKeyEnabled": True,
+                }
+            ]
         },
     )
     result = verify(run, template_text, checks=["kms", "bucket.encryption", "sns.encryption"])

@@ -1,0 +1,81 @@
+# Copyright: Contributors to the tap.ebook_storage collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Monitor settings that LocalStack's CloudFormation drops besides the bucket ones.
+
+Seen with LocalStack 2026.3.0: an AWS::Logs::LogGroup gets neither its
+RetentionInDays nor its KmsKeyId, and an AWS::Events::Rule gets no Tags.
+The API calls themselves work there (except AssociateKmsKey, which is not
+implemented, so a log group is given its key by creating it again).
+"""
+
+from __future__ import annotations
+
+
+def desired_log_group(model, parts):
+    """(log group name, {"retention": int or None, "kms_key": str or None, "tags": dict}) or (None, None)."""
+    logical_id, name = parts.log_group_of_function()
+    if not logical_id or not name:
+        return None, None
+    props = model.properties(logical_id)
+    retention = props.get("RetentionInDays")
+    return name, {
+        "retention": int(retention) if retention is not None else None,
+        "kms_key": props.get("KmsKeyId") or None,
+        "tags": {t["Key"]: str(t.get("Value", "")) for t in props.get("Tags") or []},
+    }
+
+
+def live_log_group(session, name):
+    groups = session.paginate("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    return next((g for g in groups if g.get("logGroupName") == name), None)
+
+
+def log_group_changes(session, keys, name, desired):
+    """Names of the log group settings that differ: 'encryption', 'retention'."""
+    live = live_log_group(session, name)
+    if live is None:
+        return ["encryption", "retention"] if desired["kms_key"] else ["retention"]
+    changes = []
+    if desired["kms_key"] and not keys.same_key(desired["kms_key"], live.get("kmsKeyId")):
+        changes.append("encryption")
+    if desired["retention"] != live.get("retentionInDays"):
+        changes.append("retention")
+    return changes
+
+
+def apply_log_group(session, name, desired, changes, notes):
+    if "encryption" in changes:
+        # AssociateKmsKey is not implemented by LocalStack: create the group again with its key.
+        if live_log_group(session, name) is not None:
+            session.call("logs", "delete_log_group", logGroupName=name)
+            notes.append(f"log group {name} created again to give it its KMS key (its events were dropped)")
+        params = {"logGroupName": name, "kmsKeyId": desired["kms_key"]}
+        if desired["tags"]:
+            params["tags"] = desired["tags"]
+        session.call("logs", "create_log_group", **params)
+    if desired["retention"] is not None and ("retention" in changes or "encryption" in changes):
+        session.call("logs", "put_retention_policy", logGroupName=name, retentionInDays=desired["retention"])
+    elif desired["retention"] is None and "retention" in changes:
+        session.call("logs", "delete_retention_policy", logGroupName=name)
+    session.forget("logs", "paginate:describe_log_groups", logGroupNamePrefix=name)
+
+
+def desired_rule_tags(model, parts):
+    if not parts.rule:
+        return None, {}
+    props = model.properties(parts.rule)
+    return parts.rule, {t["Key"]: str(t.get("Value", "")) for t in props.get("Tags") or []}
+
+
+def missing_rule_tags(session, rule_arn, declared):
+    live = session.read("events", "list_tags_for_resource", ResourceARN=rule_arn).get("Tags") or []
+    live = {t["Key"]: t.get("Value", "") for t in live}
+    return {k: v for k, v in declared.items() if live.get(k) != v}
+
+
+def apply_rule_tags(session, rule_arn, missing):
+    session.call(
+        "events", "tag_resource", ResourceARN=rule_arn, Tags=[{"Key": k, "Value": v} for k, v in missing.items()]
+    )
+    session.forget("events", "list_tags_for_resource", ResourceARN=rule_arn)

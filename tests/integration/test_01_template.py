@@ -1,0 +1,215 @@
+"""Issue "template": files/TapStack.yml on its own, created with boto3 exactly as the spec shows.
+
+CREATE_COMPLETE proves little on LocalStack: storage_verify must find what LocalStack's CloudFormation
+dropped, localstack_parity must repair it (once: a second run changes nothing), and deleting the stack
+must keep the data bucket, its versions and the key (DeletionPolicy Retain).
+
+Runs first: it needs the names of dev (ebooks-storage-dev) for a stack that the role did not deploy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from itest_support import (
+    ROOT,
+    bucket_exists,
+    bucket_versions,
+    describe_stack,
+    key_state,
+    purge_bucket,
+    retire_key,
+    sample_epub,
+    sample_pdf,
+    stack_outputs,
+    wait_stack,
+)
+
+STACK = "ebooks-storage-dev"
+DATA_BUCKET = "ebooks-storage-dev"
+LOG_BUCKET = "ebooks-storage-logs-dev"
+# What LocalStack 2026.3.0's CloudFormation drops or gets wrong for this template (the notes on LocalStack,
+# and what storage_verify reports on a stack created without the role):
+#   S3 buckets: BucketEncryption and LoggingConfiguration not applied, ACL public-read (AccessControl default),
+#   lifecycle rules not applied;  AWS::Logs::LogGroup: RetentionInDays dropped;  AWS::Events::Rule: Tags dropped.
+BUCKET_GAPS = {"bucket.encryption", "bucket.logging", "bucket.acl"}
+EXPECTED_GAPS = BUCKET_GAPS | {
+    "bucket.bucket_key", "bucket.lifecycle",
+    "logging_bucket.acl", "logging_bucket.lifecycle",
+    "lambda.log_group", "events.tags",
+}
+
+PLAYBOOK = """
+- name: Verify the raw stack, repair it with localstack_parity, verify again
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+    endpoint: "{{ lookup('ansible.builtin.env', 'LOCALSTACK_ENDPOINT') }}"
+  tasks:
+    - name: verify before parity
+      tap.ebook_storage.storage_verify:
+        stack_name: ebooks-storage-dev
+        endpoint_url: "{{ endpoint }}"
+        region: us-east-1
+      ignore_errors: true
+
+    - name: parity first run
+      tap.ebook_storage.localstack_parity:
+        stack_name: ebooks-storage-dev
+        endpoint_url: "{{ endpoint }}"
+        region: us-east-1
+
+    - name: parity second run
+      tap.ebook_storage.localstack_parity:
+        stack_name: ebooks-storage-dev
+        endpoint_url: "{{ endpoint }}"
+        region: us-east-1
+
+    - name: verify after parity
+      tap.ebook_storage.storage_verify:
+        stack_name: ebooks-storage-dev
+        endpoint_url: "{{ endpoint }}"
+        region: us-east-1
+      ignore_errors: true
+"""
+
+
+@pytest.fixture(scope="module")
+def raw_stack(aws, deployments):
+    """ebooks-storage-dev created by boto3 create_stack with the parameters of the spec, not by the role."""
+    deployments.remove("dev")
+    cfn = aws("cloudformation")
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=(ROOT / "files" / "TapStack.yml").read_text(),
+        Parameters=[
+            {"ParameterKey": "Environment", "ParameterValue": "dev"},
+            {"ParameterKey": "EnableLogging", "ParameterValue": "true"},
+        ],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    stack = wait_stack(cfn, STACK)
+    key_id = stack_outputs(stack).get("KmsKeyId") if stack else None
+    yield stack
+    if describe_stack(cfn, STACK):
+        cfn.delete_stack(StackName=STACK)
+        wait_stack(cfn, STACK)
+    for bucket in (DATA_BUCKET, LOG_BUCKET):
+        purge_bucket(aws("s3"), bucket)
+    if key_id:
+        retire_key(aws("kms"), key_id)
+
+
+@pytest.fixture(scope="module")
+def parity_run(raw_stack, run_playbook, tmp_path_factory):
+    playbook = tmp_path_factory.mktemp("template") / "verify_parity.yml"
+    playbook.write_text(PLAYBOOK)
+    result = run_playbook(playbook, "localhost,")
+    names = ["verify before parity", "parity first run", "parity second run", "verify after parity"]
+    by_name = {}
+    for name in names:
+        found = result.find(name=name)
+        assert found, f"task '{name}' did not run:\n{result.describe()}"
+        by_name[name] = found[-1]
+    return result, by_name
+
+
+def test_create_stack_reaches_create_complete(raw_stack):
+    assert raw_stack is not None and raw_stack["StackStatus"] == "CREATE_COMPLETE", raw_stack
+    outputs = stack_outputs(raw_stack)
+    contract = {"EbooksBucketName", "EbooksBucketArn", "EbooksBucketDomainName", "LoggingBucketName",
+                "S3AccessRoleArn", "StorageMonitoringRoleArn", "KmsKeyId", "KmsKeyArn", "EncryptionKeyArn",
+                "SNSTopicArn", "StorageMonitoringFunctionArn", "StorageMonitoringFunctionName",
+                "StorageMonitoringScheduleName", "EnvironmentName"}
+    assert set(outputs) == contract
+    assert outputs["EbooksBucketName"] == DATA_BUCKET
+    assert outputs["LoggingBucketName"] == LOG_BUCKET
+    assert outputs["EncryptionKeyArn"] == outputs["KmsKeyArn"]
+    assert outputs["EnvironmentName"] == "dev"
+    assert outputs["StorageMonitoringFunctionName"] == "eBook-StorageMonitoring-dev"
+
+
+def test_verify_fails_and_names_the_localstack_gaps(parity_run):
+    result, tasks = parity_run
+    before = tasks["verify before parity"]
+    failed = {c["id"] for c in before["checks"] if c["status"] == "failed"}
+    assert before.get("failed") is True, f"storage_verify passed a stack that LocalStack left incomplete: {before}"
+    assert failed >= BUCKET_GAPS, f"failed checks {sorted(failed)} lack {sorted(BUCKET_GAPS - failed)}"
+    assert failed == EXPECTED_GAPS, (
+        f"failed checks differ from LocalStack's known gaps: unexpected {sorted(failed - EXPECTED_GAPS)}, "
+        f"not failing {sorted(EXPECTED_GAPS - failed)}")
+    assert sorted(before["failed_checks"]) == sorted(failed)
+    for check_id in BUCKET_GAPS:
+        assert check_id in before["msg"], f"the failure message does not name {check_id}: {before['msg']}"
+
+
+def test_parity_applies_the_dropped_settings_once(parity_run, aws):
+    result, tasks = parity_run
+    first, second = tasks["parity first run"], tasks["parity second run"]
+    assert not first.get("failed"), result.describe()
+    assert first["changed"] is True
+    for setting in ("data_bucket.encryption", "data_bucket.logging", "data_bucket.acl"):
+        assert setting in first["applied"], first["applied"]
+    assert not second.get("failed"), result.describe()
+    assert second["changed"] is False, f"second parity run changed {second['applied']}"
+    assert second["applied"] == []
+
+    s3 = aws("s3")
+    outputs = stack_outputs(describe_stack(aws("cloudformation"), STACK))
+    rule = s3.get_bucket_encryption(Bucket=DATA_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(outputs["KmsKeyId"])
+    assert rule.get("BucketKeyEnabled") is True
+    logging = s3.get_bucket_logging(Bucket=DATA_BUCKET).get("LoggingEnabled") or {}
+    assert (logging.get("TargetBucket"), logging.get("TargetPrefix")) == (LOG_BUCKET, "s3-access/")
+    grants = s3.get_bucket_acl(Bucket=DATA_BUCKET)["Grants"]
+    assert not [g for g in grants if "AllUsers" in str(g.get("Grantee", {}).get("URI", ""))], grants
+
+
+def test_verify_passes_after_parity(parity_run):
+    result, tasks = parity_run
+    after = tasks["verify after parity"]
+    failed = [f"{c['id']}: {c['message']} (expected {c['expected']}, observed {c['observed']})"
+              for c in after["checks"] if c["status"] == "failed"]
+    assert not failed, "verification still fails after localstack_parity:\n" + "\n".join(failed)
+    assert after["summary"]["failed"] == 0 and after["summary"]["passed"] > 50
+    assert result.recap["failed"] == 0 or result.recap["ignored"] >= 1
+
+
+def test_delete_stack_keeps_data_bucket_versions_and_key(raw_stack, aws):
+    cfn, s3, kms = aws("cloudformation"), aws("s3"), aws("kms")
+    outputs = stack_outputs(raw_stack)
+    first, second = sample_pdf("first edition"), sample_pdf("second edition")
+    other = sample_epub("kept")
+    versions = []
+    for body in (first, second):
+        versions.append(s3.put_object(Bucket=DATA_BUCKET, Key="retained/book.pdf", Body=body,
+                                      ServerSideEncryption="aws:kms", SSEKMSKeyId=outputs["KmsKeyArn"])["VersionId"])
+    s3.put_object(Bucket=DATA_BUCKET, Key="retained/book.epub", Body=other)
+
+    cfn.delete_stack(StackName=STACK)
+    assert wait_stack(cfn, STACK) is None, "the stack was not deleted"
+
+    assert bucket_exists(s3, DATA_BUCKET), "deleting the stack deleted the data bucket (DeletionPolicy Retain)"
+    assert bucket_exists(s3, LOG_BUCKET), "deleting the stack deleted the access-log bucket (DeletionPolicy Retain)"
+    live_versions, markers = bucket_versions(s3, DATA_BUCKET)
+    assert not markers
+    assert {v["VersionId"] for v in live_versions if v["Key"] == "retained/book.pdf"} == set(versions)
+    for version_id, body in zip(versions, (first, second), strict=True):
+        got = s3.get_object(Bucket=DATA_BUCKET, Key="retained/book.pdf", VersionId=version_id)["Body"].read()
+        assert hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest()
+    assert s3.get_object(Bucket=DATA_BUCKET, Key="retained/book.epub")["Body"].read() == other
+    assert key_state(kms, outputs["KmsKeyId"]) == "Enabled", "the stack's key is not kept enabled (Retain)"
+
+
+def test_teardown_removes_what_the_deleted_stack_retained(raw_stack, run_playbook, aws):
+    """After an out-of-band delete_stack, teardown.yml with purge removes the retained buckets."""
+    s3 = aws("s3")
+    result = run_playbook("playbooks/teardown.yml", "inventories/dev", extra_vars={"ebook_stack_purge_data": True})
+    assert result.rc == 0, result.describe()
+    assert not bucket_exists(s3, DATA_BUCKET), result.describe()
+    assert not bucket_exists(s3, LOG_BUCKET), result.describe()
+

@@ -1,0 +1,227 @@
+"""Issue "Deploy roles", done-when: the deploy lifecycle of dev and test through the playbooks.
+
+dev and test are deployed side by side (at the same time), re-deployed without change, test's logging is
+switched off, a parameter change is reviewed (review mode and --check) without executing it, and test is torn
+down: refused while its bucket holds e-books, done with purge. prod's teardown is refused before any change.
+dev stays deployed for the monitor tests (the session tears it down at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from itest_support import (
+    bucket_exists,
+    bucket_versions,
+    delete_alias,
+    describe_stack,
+    key_state,
+    purge_bucket,
+    sample_mobi,
+    sample_pdf,
+    stack_name,
+    stack_outputs,
+    stack_parameters,
+    wait_stack,
+)
+
+ENVS = ("dev", "test")
+
+
+def function_environment(aws, env):
+    return aws("lambda").get_function_configuration(FunctionName=f"eBook-StorageMonitoring-{env}")["Environment"][
+        "Variables"]
+
+
+def assert_deployed_and_verified(result, env):
+    assert result.rc == 0, f"deploy of {env} failed:\n{result.describe()}"
+    assert result.recap["failed"] == 0, result.describe()
+    verification = result.verification()
+    assert verification is not None, f"the deploy of {env} did not verify:\n{result.describe()}"
+    assert verification["summary"]["failed"] == 0, f"verification of {env} failed: {result.failed_checks()}"
+    skipped = [c["id"] for c in verification["checks"] if c["status"] == "skipped"]
+    assert all(c.startswith("functional.") for c in skipped), f"checks skipped: {skipped}"
+    assert verification["summary"]["passed"] >= 40, verification["summary"]
+
+
+@pytest.fixture(scope="module")
+def pair(deployments):
+    """dev and test, deployed at the same time (or earlier in this session)."""
+    return deployments.ensure(*ENVS)
+
+
+def test_deploy_dev_and_test_side_by_side(pair, aws):
+    cfn = aws("cloudformation")
+    buckets = set()
+    for env in ENVS:
+        result = pair[env]
+        assert_deployed_and_verified(result, env)
+        assert result.recap["changed"] >= 1, f"first deploy of {env} reported no change:\n{result.describe()}"
+        stack = describe_stack(cfn, stack_name(env))
+        assert stack["StackStatus"] == "CREATE_COMPLETE", stack["StackStatus"]
+        assert stack_parameters(stack)["Environment"] == env
+        outputs = stack_outputs(stack)
+        assert outputs["EbooksBucketName"] == f"ebooks-storage-{env}"
+        assert outputs["LoggingBucketName"] == f"ebooks-storage-logs-{env}"
+        buckets.add(outputs["EbooksBucketName"])
+        # The monitor of each environment points at its own bucket and topic.
+        variables = function_environment(aws, env)
+        assert variables["BUCKET_NAME"] == outputs["EbooksBucketName"]
+        assert variables["SNS_TOPIC_ARN"] == outputs["SNSTopicArn"]
+        assert variables["EXPECTED_KMS_KEY"] == outputs["EncryptionKeyArn"]
+    assert len(buckets) == 2
+
+
+def test_outputs_files_name_the_right_buckets(pair, aws, deployments):
+    cfn = aws("cloudformation")
+    for env in ENVS:
+        folder = deployments.outputs_dir(env)
+        raw = json.loads((folder / "stack-outputs.json").read_text())
+        flat = json.loads((folder / "flat-outputs.json").read_text())
+        live = describe_stack(cfn, stack_name(env))["Outputs"]
+        assert isinstance(raw, list) and raw, raw
+        assert all({"OutputKey", "OutputValue"} <= set(item) for item in raw), raw
+        assert {o["OutputKey"]: o["OutputValue"] for o in raw} == {o["OutputKey"]: o["OutputValue"] for o in live}
+        assert flat == {o["OutputKey"]: o["OutputValue"] for o in live}
+        assert flat["EbooksBucketName"] == f"ebooks-storage-{env}"
+        assert flat["LoggingBucketName"] == f"ebooks-storage-logs-{env}"
+        assert flat["EnvironmentName"] == env
+
+
+def test_rerun_changes_nothing(pair, deployments, aws):
+    cfn = aws("cloudformation")
+    before = {env: describe_stack(cfn, stack_name(env)) for env in ENVS}
+    files_before = {env: (deployments.outputs_dir(env) / "flat-outputs.json").stat().st_mtime_ns for env in ENVS}
+    results = dict(zip(ENVS, deployments.deploy(*ENVS), strict=True))
+    for env in ENVS:
+        result = results[env]
+        assert_deployed_and_verified(result, env)
+        assert result.recap["changed"] == 0, (
+            f"re-run of {env} changed "
+            f"{[n for n, _a, r in result.host_results() if r.get('changed')]}:\n{result.describe()}")
+        after = describe_stack(cfn, stack_name(env))
+        assert after.get("LastUpdatedTime") == before[env].get("LastUpdatedTime"), "the stack was updated"
+        assert (deployments.outputs_dir(env) / "flat-outputs.json").stat().st_mtime_ns == files_before[env]
+
+
+def test_logging_off_on_test(pair, deployments, aws):
+    s3, cfn = aws("s3"), aws("cloudformation")
+    (result,) = deployments.deploy("test", extra_vars={"ebook_stack_enable_logging": False})
+    assert_deployed_and_verified(result, "test")
+    assert result.recap["changed"] >= 1, result.describe()
+    checks = {c["id"]: c for c in result.verification()["checks"]}
+    assert checks["bucket.logging"]["status"] == "passed", checks["bucket.logging"]
+    assert not [c for c in checks if c.startswith("logging_bucket")], "still verifies an access-log bucket"
+
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="ebooks-storage-test"), "access logging still on"
+    stack = describe_stack(cfn, stack_name("test"))
+    assert stack_parameters(stack)["EnableLogging"] == "false"
+    assert "LoggingBucketName" not in stack_outputs(stack)
+    flat = json.loads((deployments.outputs_dir("test") / "flat-outputs.json").read_text())
+    assert "LoggingBucketName" not in flat
+    assert function_environment(aws, "test")["LOGGING_BUCKET"] == ""
+    # dev, beside it, is untouched.
+    dev_logging = s3.get_bucket_logging(Bucket="ebooks-storage-dev").get("LoggingEnabled") or {}
+    assert dev_logging.get("TargetBucket") == "ebooks-storage-logs-dev"
+
+
+@pytest.mark.parametrize("mode", ["review", "check"])
+def test_review_shows_the_change_and_changes_nothing(mode, pair, deployments, aws):
+    cfn = aws("cloudformation")
+    before = describe_stack(cfn, stack_name("test"))
+    env_before = function_environment(aws, "test")
+    extra = {"ebook_stack_enable_logging": False, "ebook_stack_parameters": {"ExpectedDailyUploads": 10}}
+    if mode == "review":
+        extra["ebook_stack_review"] = True
+    (result,) = deployments.deploy("test", extra_vars=extra, check=mode == "check")
+    assert result.rc == 0, result.describe()
+    assert result.recap["failed"] == 0, result.describe()
+    shown = [r["msg"] for r in result.find(name="Show what would change")]
+    assert shown, f"no review output:\n{result.describe()}"
+    review = "\n".join(shown)
+    assert "nothing was executed" in review, review
+    assert "StorageMonitoringFunction" in review and "Modify" in review, f"the change is not listed:\n{review}"
+    assert not result.find(name="Create or update"), "the stack was deployed in review mode"
+
+    after = describe_stack(cfn, stack_name("test"))
+    assert stack_parameters(after) == stack_parameters(before)
+    assert stack_parameters(after)["ExpectedDailyUploads"] != "10"
+    assert after.get("LastUpdatedTime") == before.get("LastUpdatedTime")
+    assert function_environment(aws, "test") == env_before
+    assert not cfn.list_change_sets(StackName=stack_name("test")).get("Summaries"), "a change set was left behind"
+
+
+def test_teardown_of_test_refused_while_it_holds_ebooks_then_purged(pair, deployments, aws):
+    s3, cfn, kms = aws("s3"), aws("cloudformation"), aws("kms")
+    outputs = stack_outputs(describe_stack(cfn, stack_name("test")))
+    bucket = outputs["EbooksBucketName"]
+    books = {"keep/dune.pdf": sample_pdf("Dune"), "keep/emma.mobi": sample_mobi("Emma")}
+    for key, body in books.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId=outputs["EncryptionKeyArn"])
+    versions_before, _ = bucket_versions(s3, bucket)
+
+    refused = deployments.teardown("test", purge=False)
+    assert refused.rc != 0, f"teardown deleted a bucket holding e-books:\n{refused.describe()}"
+    assert refused.recap["changed"] == 0, refused.describe()
+    message = "\n".join(refused.failures())
+    assert "ebook_stack_purge_data=true" in message and bucket in message, refused.describe()
+    assert "2 e-books" in message, message
+    assert describe_stack(cfn, stack_name("test")) is not None, "the stack was deleted"
+    versions_after, markers = bucket_versions(s3, bucket)
+    assert not markers and {v["VersionId"] for v in versions_after} == {v["VersionId"] for v in versions_before}
+    for key, body in books.items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+    purged = deployments.teardown("test", purge=True)
+    assert purged.rc == 0, purged.describe()
+    assert describe_stack(cfn, stack_name("test")) is None
+    assert not bucket_exists(s3, bucket)
+    assert not bucket_exists(s3, "ebooks-storage-logs-test")
+    assert key_state(kms, outputs["KmsKeyId"]) == "PendingDeletion"
+    aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+    assert "alias/ebooks-storage-test" not in aliases
+    # dev, beside it, is untouched.
+    assert describe_stack(cfn, stack_name("dev"))["StackStatus"].endswith("_COMPLETE")
+    assert bucket_exists(s3, "ebooks-storage-dev")
+
+
+@pytest.fixture
+def prod_lookalike(aws):
+    """A stack and a bucket with prod's names (a tiny stand-in, not the template), removed afterwards."""
+    cfn, s3 = aws("cloudformation"), aws("s3")
+    name = stack_name("prod")
+    topic = f"itest-prod-lookalike-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps({
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": topic}}},
+        "Outputs": {"EbooksBucketName": {"Value": "ebooks-storage-prod"}}}))
+    wait_stack(cfn, name)
+    s3.create_bucket(Bucket="ebooks-storage-prod")
+    s3.put_object(Bucket="ebooks-storage-prod", Key="catalogue/prod.pdf", Body=sample_pdf("prod"))
+    yield name
+    if describe_stack(cfn, name):
+        cfn.delete_stack(StackName=name)
+        wait_stack(cfn, name)
+    purge_bucket(s3, "ebooks-storage-prod")
+    delete_alias(aws("kms"), "alias/ebooks-storage-prod")
+
+
+def test_teardown_of_prod_refused_before_any_change(prod_lookalike, run_playbook, aws, localstack_endpoint):
+    cfn, s3 = aws("cloudformation"), aws("s3")
+    before = describe_stack(cfn, prod_lookalike)
+    result = run_playbook("playbooks/teardown.yml", "inventories/prod", extra_vars={
+        # LocalStack instead of AWS, and dummy credentials: this run cannot reach an AWS account.
+        "ebook_stack_endpoint_url": localstack_endpoint,
+        "ebook_stack_aws_env": {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack"},
+        "ebook_stack_purge_data": True,
+    })
+    assert result.rc != 0, f"prod teardown was not refused:\n{result.describe()}"
+    assert result.recap["changed"] == 0, result.describe()
+    assert "refuses prod" in "\n".join(result.failures()), result.describe()
+    ran = result.task_names()
+    assert not [n for n in ran if "Delete" in n or "Count what" in n or "Schedule the deletion" in n], ran
+    after = describe_stack(cfn, prod_lookalike)
+    assert after is not None and after["StackId"] == before["StackId"]
+    assert s3.get_object(Bucket="ebooks-storage-prod", Key="catalogue/prod.pdf")["Body"].read() == sample_pdf("prod")
