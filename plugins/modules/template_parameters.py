@@ -64,7 +64,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_yaml import load_template
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 
 
 def as_parameter_string(value):
@@ -133,7 +134,7 @@ def main():
     try:
         with open(path, encoding="utf-8") as handle:
             declarations = load_template(handle.read()).get("Parameters", {})
-    except (OSError, ValueError) as e:
+    except (OSError, TemplateError) as e:
         module.fail_json(msg=f"Could not read the template {path}: {e}")
 
     params = module.params

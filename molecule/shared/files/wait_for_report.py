@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Wait for the storage monitor's report to arrive on an SQS queue subscribed to the alert topic.
 
-    wait_for_report.py QUEUE_URL TIMEOUT_SECONDS
+    wait_for_report.py QUEUE_NAME TIMEOUT_SECONDS
 
 Polls the queue (long polling) until a notification whose message is a monitor
 report arrives, or TIMEOUT_SECONDS pass. Prints one JSON object: the report,
 the notification's subject and attributes, the seconds waited and a short
-description of every other message seen. Exits 0 with a report, 1 without one
-(timeout, or the monitor's on-failure destination reported a failed run).
-Messages read are deleted. Endpoint, region and credentials come from the
-AWS_* environment variables.
+description of every other message seen. Exits 0 with a report, 3 without one
+(timeout, or the monitor's on-failure destination reported a failed run); any
+other exit code means the script itself failed (traceback on stderr).
+Messages read are deleted. The queue is named, not given by URL: LocalStack's
+queue URLs contain "localstack", which Ansible masks in module results when
+that is also the dummy secret key. Endpoint, region and credentials come from
+the AWS_* environment variables.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import sys
 import time
 
 import boto3
+
+NO_REPORT = 3
 
 
 def notification(body):
@@ -48,8 +53,9 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    queue_url, timeout = argv[0], float(argv[1])
+    queue_name, timeout = argv[0], float(argv[1])
     sqs = boto3.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
     started = time.monotonic()
     seen = []
     while (left := timeout - (time.monotonic() - started)) > 0:
@@ -87,10 +93,10 @@ def main(argv):
                         indent=1,
                     )
                 )
-                return 1
+                return NO_REPORT
             seen.append({"kind": "other notification", "subject": envelope.get("Subject"), "message": content})
     print(json.dumps({"error": f"no report within {timeout:g} s", "other_messages": seen}, indent=1))
-    return 1
+    return NO_REPORT
 
 
 if __name__ == "__main__":

@@ -41,10 +41,14 @@ def _fail_json(self, **kwargs):
     raise AnsibleFailJson(kwargs)
 
 
-def run_module(module, args, check_mode=False):
-    """Run a module's main() in-process; returns its result (``failed`` tells how it ended)."""
+def run_module(module, args, check_mode=False, drop_region=False):
+    """Run a module's main() in-process; returns its result (``failed`` tells how it ended).
+
+    AWS modules get the test region unless ``drop_region`` (modules without AWS options).
+    """
     args = dict(args)
-    args.setdefault("region", REGION)
+    if not drop_region:
+        args.setdefault("region", REGION)
     if check_mode:
         args["_ansible_check_mode"] = True
     exit_patch = mock.patch.object(basic.AnsibleModule, "exit_json", _exit_json)

@@ -1,0 +1,75 @@
+"""template_parameters checks values against the real template's constraints,
+names the input each bad value came from, and makes no API call."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.tap.ebook_storage.plugins.modules import template_parameters
+from tap_moto_stack import COLLECTION_ROOT
+from tap_moto_stack import run_module
+
+TEMPLATE = os.path.join(COLLECTION_ROOT, "files", "TapStack.yml")
+INPUT_NAMES = {"Environment": "ebook_stack_environment", "EnableLogging": "ebook_stack_enable_logging"}
+
+
+def run(parameters):
+    args = {
+        "template_path": TEMPLATE,
+        "parameters": parameters,
+        "input_names": INPUT_NAMES,
+        "input_prefix": "ebook_stack_parameters.",
+    }
+    # run_module adds the region that AWS modules take; this one has none.
+    return run_module(template_parameters, args, drop_region=True)
+
+
+def test_good_values_come_back_as_strings():
+    result = run({"Environment": "dev", "EnableLogging": True, "LogRetentionDays": 30, "AlertEmail": ""})
+    assert not result.get("failed"), result
+    assert result["parameters"] == {
+        "Environment": "dev", "EnableLogging": "true", "LogRetentionDays": "30", "AlertEmail": "",
+    }
+    assert result["changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({"Environment": "qa"}, "ebook_stack_environment='qa' is not one of dev, test, prod"),
+        ({"EnableLogging": "maybe"}, "ebook_stack_enable_logging='maybe' is not one of"),
+        ({"LogRetentionDays": -5}, "ebook_stack_parameters.LogRetentionDays='-5' is not one of"),
+        ({"MonitoringSchedule": "every day"}, "ebook_stack_parameters.MonitoringSchedule='every day' does not match"),
+        ({"AlertEmail": "not-an-email"}, "ebook_stack_parameters.AlertEmail='not-an-email' does not match"),
+        ({"ExpectedDailyUploads": 0}, "ebook_stack_parameters.ExpectedDailyUploads='0' is below the minimum"),
+        ({"ExpectedDailyUploads": "many"}, "ebook_stack_parameters.ExpectedDailyUploads='many' is not a number"),
+        ({"Bogus": 1}, "ebook_stack_parameters.Bogus: the template has no parameter Bogus"),
+    ],
+)
+def test_a_bad_value_fails_naming_the_input_and_what_is_allowed(parameters, expected):
+    result = run(parameters)
+    assert result["failed"] is True
+    assert result["msg"].startswith("Bad stack parameters, nothing was changed: ")
+    assert expected in result["msg"]
+
+
+def test_every_bad_value_is_reported_at_once():
+    result = run({"Environment": "qa", "LogRetentionDays": -5})
+    assert len(result["errors"]) == 2
+
+
+def test_the_constraint_description_tells_what_is_allowed():
+    result = run({"MonitoringSchedule": "every day"})
+    with open(TEMPLATE, encoding="utf-8") as handle:
+        template = template_parameters.load_template(handle.read())
+    description = template["Parameters"]["MonitoringSchedule"]["ConstraintDescription"]
+    assert description in result["msg"]
+
+
+def test_a_missing_template_is_a_clear_failure(tmp_path):
+    args = {"template_path": str(tmp_path / "nope.yml"), "parameters": {}}
+    result = run_module(template_parameters, args, drop_region=True)
+    assert result["failed"] is True
+    assert "Could not read the template" in result["msg"] and "nope.yml" in result["msg"]
