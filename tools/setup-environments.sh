@@ -74,11 +74,17 @@ lambda_python=$(need_python "The python3.11 Lambda runtime" 3.11)
 
 if make_env .venv "$controller_python" requirements/controller.lock; then seal_env .venv; fi
 
-executor_sources=$(find localstack_executor -type f \( -name '*.py' -o -name '*.toml' \) | sort)
-# shellcheck disable=SC2086
-if make_env .venvs/localstack "$localstack_python" requirements/localstack.lock $executor_sources; then
-  pip_quietly .venvs/localstack --no-deps ./localstack_executor
-  seal_env .venvs/localstack
+if make_env .venvs/localstack "$localstack_python" requirements/localstack.lock; then seal_env .venvs/localstack; fi
+
+# The executor plugin is reinstalled on its own when its sources change, so
+# an edit does not rebuild LocalStack's whole environment.
+executor_stamp=.venvs/localstack/.executor-fingerprint
+# shellcheck disable=SC2046
+executor_want=$(fingerprint $(find localstack_executor -type f \( -name '*.py' -o -name '*.toml' \) -not -path '*/build/*' | sort))
+if [ "$(cat "$executor_stamp" 2>/dev/null)" != "$executor_want" ]; then
+  say "installing localstack_executor into .venvs/localstack"
+  pip_quietly .venvs/localstack --no-deps --force-reinstall ./localstack_executor
+  echo "$executor_want" > "$executor_stamp"
 fi
 
 if make_env .venvs/lambda-python3.11 "$lambda_python" requirements/lambda-python3.11.lock; then

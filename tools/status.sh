@@ -9,7 +9,7 @@ if curl -fsS --max-time 3 "$endpoint/_localstack/health" >/dev/null 2>&1; then
 else
   echo "LocalStack: nothing answers on $endpoint (make start)"
 fi
-if [ -f "$pidfile" ] && grep -qs localstack.runtime.main "/proc/$(cat "$pidfile")/cmdline"; then
+if [ -f "$pidfile" ] && grep -qs -e localstack.runtime.main -e tap_localstack_executor.launch "/proc/$(cat "$pidfile")/cmdline"; then
   echo "Started by make: pid $(cat "$pidfile"), log .localstack/localstack.log"
 fi
 for file in cfn-outputs/flat-outputs.json; do

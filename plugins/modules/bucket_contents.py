@@ -132,6 +132,15 @@ def delete_entries(module, s3, bucket, entries):
             module.fail_json(msg=msg, errors=errors)
 
 
+def delete_bucket(s3, bucket):
+    # A retried DeleteBucket whose first attempt went through finds no bucket:
+    # that is the outcome asked for, not an error.
+    try:
+        s3.delete_bucket(aws_retry=True, Bucket=bucket)
+    except is_boto3_error_code("NoSuchBucket"):
+        pass
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
@@ -163,7 +172,7 @@ def main():
             try:
                 delete_entries(module, s3, bucket, entries)
                 if module.params["delete_bucket"]:
-                    s3.delete_bucket(aws_retry=True, Bucket=bucket)
+                    delete_bucket(s3, bucket)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 module.fail_json_aws(e, msg=f"Could not empty or delete bucket {bucket}")
 

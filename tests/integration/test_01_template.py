@@ -4,7 +4,8 @@ CREATE_COMPLETE proves little on LocalStack: storage_verify must find what Local
 dropped, localstack_parity must repair it (once: a second run changes nothing), and deleting the stack
 must keep the data bucket, its versions and the key (DeletionPolicy Retain).
 
-Runs first: it needs the names of dev (ebooks-storage-dev) for a stack that the role did not deploy.
+Runs first (files run in name order): it needs the names of dev (ebooks-storage-dev) for a stack that the
+role did not deploy, so it tears down a dev stack deployed earlier in the session, if any.
 """
 
 from __future__ import annotations
@@ -177,7 +178,6 @@ def test_verify_passes_after_parity(parity_run):
               for c in after["checks"] if c["status"] == "failed"]
     assert not failed, "verification still fails after localstack_parity:\n" + "\n".join(failed)
     assert after["summary"]["failed"] == 0 and after["summary"]["passed"] > 50
-    assert result.recap["failed"] == 0 or result.recap["ignored"] >= 1
 
 
 def test_delete_stack_keeps_data_bucket_versions_and_key(raw_stack, aws):

@@ -1,7 +1,8 @@
 """Template combinations through the role: an external KMS key (by alias), logging off, then logging on.
 
 The other combinations run in Molecule; this one stays here because it also checks what the bucket really
-encrypts with. Uses the test environment (the lifecycle tests have torn it down before).
+encrypts with. Uses the test environment (the lifecycle tests have torn it down before; if not, it is torn
+down first).
 """
 
 from __future__ import annotations

@@ -244,7 +244,9 @@ def check_parameter(definition: dict, value: Any) -> bool:
 
 
 def test_cfn_lint_is_clean():
-    proc = subprocess.run([_tool("cfn-lint"), str(TEMPLATE_PATH)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [_tool("cfn-lint"), str(TEMPLATE_PATH)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -264,6 +266,7 @@ def test_checkov_has_no_failed_check():
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     assert proc.stdout.strip(), proc.stderr
     report = json.loads(proc.stdout)

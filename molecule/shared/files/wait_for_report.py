@@ -9,10 +9,11 @@ the notification's subject and attributes, the seconds waited and a short
 description of every other message seen. Exits 0 with a report, 3 without one
 (timeout, or the monitor's on-failure destination reported a failed run); any
 other exit code means the script itself failed (traceback on stderr).
-Messages read are deleted. The queue is named, not given by URL: LocalStack's
-queue URLs contain "localstack", which Ansible masks in module results when
-that is also the dummy secret key. Endpoint, region and credentials come from
-the AWS_* environment variables.
+Messages read are deleted. The queue is named, not given by URL: on LocalStack
+community.aws.sqs_queue returns no queue_url for a queue it creates, and
+LocalStack's URLs contain "localstack", which Ansible masks in module results
+when that is also the dummy secret key. Endpoint, region and credentials come
+from the AWS_* environment variables.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Bad input stops deploy.yml before any change, with a message that names the input.
 
 Each case: exit code != 0, the message names the input (and what is wrong with it), and no stack was created
-or changed (DescribeStacks before and after). The runs are independent and fail early, so they run a few at
-a time; the unreachable-endpoint case runs alone because its duration is part of what it checks.
+or changed: dev is deployed while they run (its status, update time and parameters must stay as they were)
+and test must not appear. The runs are independent and fail early, so they run a few at a time; the
+unreachable-endpoint case runs alone because its duration is part of what it checks.
 """
 
 from __future__ import annotations
@@ -72,10 +73,12 @@ def bad_keys(aws):
 
 
 @pytest.fixture(scope="module")
-def runs(run_playbook, aws, bad_keys):
-    """Every case's result, and the stacks before and after all of them."""
+def runs(run_playbook, aws, bad_keys, deployments):
+    """Every case's result, and the stacks before and after all of them (dev deployed, test absent)."""
+    deployments.ensure("dev")
     cfn = aws("cloudformation")
     before = stack_snapshot(cfn)
+    assert "ebooks-storage-dev" in before and "ebooks-storage-test" not in before, before
     unreachable = run_playbook("deploy.yml", "inventories/dev", extra_vars={"ebook_stack_endpoint_url": UNREACHABLE})
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {case: pool.submit(run_playbook, "deploy.yml", inv, extra_vars=extra)

@@ -3,7 +3,7 @@
 dev and test are deployed side by side (at the same time), re-deployed without change, test's logging is
 switched off, a parameter change is reviewed (review mode and --check) without executing it, and test is torn
 down: refused while its bucket holds e-books, done with purge. prod's teardown is refused before any change.
-dev stays deployed for the monitor tests (the session tears it down at the end).
+dev stays deployed for the monitor and bad-input tests (the session tears it down at the end).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import pytest
 from itest_support import (
     bucket_exists,
     bucket_versions,
-    delete_alias,
     describe_stack,
     key_state,
     purge_bucket,
@@ -126,6 +125,13 @@ def test_logging_off_on_test(pair, deployments, aws):
     dev_logging = s3.get_bucket_logging(Bucket="ebooks-storage-dev").get("LoggingEnabled") or {}
     assert dev_logging.get("TargetBucket") == "ebooks-storage-logs-dev"
 
+    # The updated stack is as stable as a created one: the same run again changes nothing.
+    (again,) = deployments.deploy("test", extra_vars={"ebook_stack_enable_logging": False})
+    assert_deployed_and_verified(again, "test")
+    assert again.recap["changed"] == 0, (
+        f"re-run after the update changed {[n for n, _a, r in again.host_results() if r.get('changed')]}:\n"
+        f"{again.describe()}")
+
 
 @pytest.mark.parametrize("mode", ["review", "check"])
 def test_review_shows_the_change_and_changes_nothing(mode, pair, deployments, aws):
@@ -205,7 +211,6 @@ def prod_lookalike(aws):
         cfn.delete_stack(StackName=name)
         wait_stack(cfn, name)
     purge_bucket(s3, "ebooks-storage-prod")
-    delete_alias(aws("kms"), "alias/ebooks-storage-prod")
 
 
 def test_teardown_of_prod_refused_before_any_change(prod_lookalike, run_playbook, aws, localstack_endpoint):

@@ -1,0 +1,79 @@
+"""The bare baselines for deploys: boto3 create/update of the same template and parameters, polled every 0.5 s."""
+
+import time
+
+from botocore.exceptions import ClientError
+
+from bench import aws, config
+
+TEMPLATE = config.ROOT / "files" / "TapStack.yml"
+POLL_S = 0.5
+
+
+def parameters(env, logging=True):
+    """What the ebook_stack role passes (template_parameters' output for the inventory's defaults)."""
+    values = {"Environment": env, "EnableLogging": "true" if logging else "false", "KmsKeyAlias": ""}
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+
+
+def tags(env):
+    values = {"Project": "ebook-storage", "Environment": env, "iac-rlhf-amazon": "true", "ManagedBy": "ansible"}
+    return [{"Key": k, "Value": v} for k, v in values.items()]
+
+
+def _arguments(env, logging):
+    return dict(StackName=f"ebooks-storage-{env}", TemplateBody=TEMPLATE.read_text(),
+                Parameters=parameters(env, logging), Capabilities=["CAPABILITY_NAMED_IAM"], Tags=tags(env))
+
+
+def _wait(cf, stack, want):
+    while True:
+        status = cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        if not status.endswith("_IN_PROGRESS"):
+            break
+        time.sleep(POLL_S)
+    if status != want:
+        raise RuntimeError(f"bare baseline: {stack} ended {status}, not {want}")
+
+
+def create(cf, env):
+    """create_stack, then describe_stacks every 0.5 s until complete; returns seconds."""
+    started = time.perf_counter()
+    cf.create_stack(**_arguments(env, True))
+    _wait(cf, f"ebooks-storage-{env}", "CREATE_COMPLETE")
+    return time.perf_counter() - started
+
+
+def update(cf, env, logging):
+    started = time.perf_counter()
+    cf.update_stack(**_arguments(env, logging))
+    _wait(cf, f"ebooks-storage-{env}", "UPDATE_COMPLETE")
+    return time.perf_counter() - started
+
+
+def noop(cf, env):
+    """update_stack with nothing changed: CloudFormation's own 'No updates are to be performed.'"""
+    started = time.perf_counter()
+    try:
+        cf.update_stack(**_arguments(env, True))
+    except ClientError as e:
+        if "No updates" not in str(e):
+            raise
+    else:
+        raise RuntimeError("bare baseline: an unchanged update_stack started an update")
+    return time.perf_counter() - started
+
+
+def reset(port, env):
+    """Delete the stack and its retained buckets, so that the next create starts from nothing."""
+    cf, s3 = aws.client("cloudformation", port), aws.client("s3", port)
+    stack = f"ebooks-storage-{env}"
+    try:
+        cf.delete_stack(StackName=stack)
+        while cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] != "DELETE_COMPLETE":
+            time.sleep(0.2)
+    except ClientError as e:
+        if "does not exist" not in str(e):
+            raise
+    for bucket in (f"ebooks-storage-{env}", f"ebooks-storage-logs-{env}"):
+        aws.purge_bucket(s3, bucket, delete_bucket=True)

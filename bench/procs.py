@@ -1,0 +1,74 @@
+"""Run the project's commands with the controller environment; keep each command's output in a log."""
+
+import itertools
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from bench import config
+
+_counter = itertools.count(1)
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def ansible_env(endpoint, root=config.ROOT, jsonl=True):
+    """Environment for ansible-playbook / ansible from `root`'s .venv against `endpoint`."""
+    env = dict(os.environ)
+    env.update(config.CREDENTIALS)
+    env.update({
+        "PATH": f"{root / '.venv' / 'bin'}:{env.get('PATH', '')}",
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    })
+    if endpoint:
+        env["LOCALSTACK_ENDPOINT"] = endpoint
+    else:
+        env.pop("LOCALSTACK_ENDPOINT", None)
+    if jsonl:
+        # One JSON line per task, with its start and end: the per-task breakdown.
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.jsonl"
+        env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"  # also for ad-hoc `ansible`
+    return env
+
+
+def run(cmd, name, env=None, cwd=config.ROOT, check=True):
+    """Run `cmd`; returns (seconds, stdout). Output goes to run.tmp/logs/NNN-name.log."""
+    logs = config.SCRATCH / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{next(_counter):03d}-{name}.log"
+    started = time.perf_counter()
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    log.write_text(f"$ {' '.join(map(str, cmd))}\n# cwd {cwd}\n# rc {proc.returncode}, {seconds:.2f} s\n"
+                   f"{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+    if check and proc.returncode != 0:
+        raise CommandFailed(f"{name} failed (rc {proc.returncode}); log {_rel(log)}: {_why(proc)}")
+    return seconds, proc.stdout
+
+
+def _why(proc):
+    """The failed tasks' messages of a jsonl run, else the last lines of the output, kept short."""
+    reasons = []
+    for line in proc.stdout.splitlines():
+        if line.startswith(('{"_event":"v2_runner_on_failed"', '{"_event":"v2_runner_on_unreachable"')):
+            event = json.loads(line)
+            result = next(iter(event["hosts"].values()), {})
+            if not result.get("ignore_errors"):
+                reasons.append(f"{event['task']['name']}: {str(result.get('msg', ''))[:300]}")
+    if not reasons:
+        reasons = [text[:200] for text in (proc.stdout + proc.stderr).splitlines()[-8:]]
+    return "\n  ".join(reasons)
+
+
+def _rel(path):
+    try:
+        return Path(path).relative_to(config.ROOT)
+    except ValueError:
+        return path

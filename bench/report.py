@@ -1,0 +1,100 @@
+"""The results: a Markdown table on stdout and in results/latest.md; JSON in results/latest.json and a dated copy."""
+
+import json
+import shutil
+
+from bench import config
+
+
+def fmt(seconds):
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"
+
+
+def _ratio(value):
+    return "-" if value is None else (f"{value:.1f}x" if value < 100 else f"{value:.0f}x")
+
+
+def main_table(figures):
+    rows = ["| area | figure | median | baseline | baseline median | ratio | n |", "|---|---|--:|---|--:|--:|--:|"]
+    for f in figures:
+        n = f"{len(f['runs'])}/{len(f['baseline']['runs'])}"
+        rows.append(f"| {f['section']} | {f['label']} | {fmt(f['median'])} | {f['baseline']['label']} | "
+                    f"{fmt(f['baseline']['median'])} | {_ratio(f['ratio'])} | {n} |")
+    return rows
+
+
+def breakdown_table(figures):
+    cols = [f for f in figures if f.get("breakdown")]
+    if not cols:
+        return []
+    rows = ["| where deploy.yml's time goes (median s) | " + " | ".join(f["id"].split(".")[1] for f in cols)
+            + " | share of create |", "|---|" + "--:|" * (len(cols) + 1)]
+    first = cols[0]
+    total = first["median"] or 1
+    for key in first["breakdown"]:
+        cells = " | ".join(f"{f['breakdown'][key]:.1f}" for f in cols)
+        rows.append(f"| {key} | {cells} | {first['breakdown'][key] / total:.0%} |")
+    cells = " | ".join(f"{f['median']:.1f}" for f in cols)
+    rows.append(f"| **total (wall)** | {cells} | 100% |")
+    return rows
+
+
+def monitor_table(figures):
+    if not figures:
+        return []
+    rows = ["| objects | monitor (invoke) | in Lambda | requests (list pages / HEADs) | objects/s | "
+            "bare list | bare objects/s | ratio |", "|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for f in figures:
+        req = f["requests"]
+        rows.append(f"| {f['objects']:,} | {fmt(f['median'])} | {fmt(f['in_lambda_ms'] / 1000)} | "
+                    f"{f['requests_total']:,} ({req.get('ListObjectVersions', 0)} / {req.get('HeadObject', 0):,}) | "
+                    f"{f['objects_per_s']:,.0f} | {fmt(f['baseline']['median'])} | {f['bare_objects_per_s']:,.0f} | "
+                    f"{_ratio(f['ratio'])} |")
+    return rows
+
+
+def projection_lines(p):
+    if not p:
+        return []
+    s3 = ", ".join(f"{ms} ms/page -> {v['total_s']:.0f} s ({'fits' if v['fits'] else 'does not fit'})"
+                   for ms, v in p["s3"].items())
+    return [
+        f"3 years x {config.DAILY_UPLOADS:,}/day = {p['objects']:,} objects = {p['pages']:,} ListObjectVersions "
+        f"pages (measured pages per object) + {p['heads_per_day']:,} HEADs (one day's new objects).",
+        f"LocalStack model: {p['fixed_s']:.1f} s fixed + {p['t_page_s'] * 1000:.0f} ms/page ({p['t_page_method']}) "
+        f"+ {p['t_head_s'] * 1000:.1f} ms/HEAD -> {p['localstack_s']:.0f} s: "
+        f"{'fits' if p['localstack_fits'] else 'does NOT fit'} the {p['listing_budget_s']} s listing budget "
+        f"({config.LAMBDA_TIMEOUT_S} s timeout - {config.MONITOR_LIST_RESERVE_S} s reserve).",
+        f"On S3 (assumed page latency): {s3}. It fits only below {p['s3_max_page_ms_that_fits']:.0f} ms per page; "
+        f"at 100 ms/page one run lists about {p['s3_objects_that_fit_at_100ms']:,} objects.",
+    ]
+
+
+def render(results):
+    meta = results["machine"]
+    figures = results["figures"]
+    lines = [f"bench/run --{results['mode']}: {results['started_at']}, {results['duration_s']:.0f} s, "
+             f"{meta['cpus']} CPUs, load average (1 min) {meta['load_start']:.1f} at start, "
+             f"{meta['load_min']:.1f}-{meta['load_max']:.1f} during, {meta['load_end']:.1f} at end", ""]
+    lines += main_table(figures) + [""]
+    lines += breakdown_table([f for f in figures if f["id"].startswith("deploy.")]) + [""]
+    lines += monitor_table([f for f in figures if f["id"].startswith("monitor.")]) + [""]
+    lines += projection_lines(results.get("monitor_projection"))
+    if results["errors"]:
+        lines += ["", "ERRORS:"] + [f"- {e}" for e in results["errors"]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write(results):
+    config.RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = results["started_at"].replace(":", "").replace("-", "")
+    dated = config.RESULTS / f"{stamp}-{results['mode']}.json"
+    dated.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    shutil.copyfile(dated, config.RESULTS / "latest.json")
+    text = render(results)
+    (config.RESULTS / "latest.md").write_text(text)
+    return text, dated
