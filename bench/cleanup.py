@@ -23,6 +23,10 @@ def stop_all(verbose=True):
             # The bare stop: the same process-group stop as the role's, without an Ansible run;
             # it works for the clone's LocalStack too, whose controller may be half-installed.
             localstack_ctl.raw_stop(entry["state_dir"])
+        # Object bodies of the stopped LocalStack (its metadata lived in memory and is gone).
+        storage = Path(entry["state_dir"]) / "s3"
+        if not pid_file.exists() and storage.is_dir():
+            shutil.rmtree(storage, ignore_errors=True)
     registry.unlink(missing_ok=True)
     if CLONE_RECORD.exists():
         clone = Path(CLONE_RECORD.read_text().strip())

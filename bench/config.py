@@ -40,14 +40,14 @@ class Mode:
     name: str
     runs: int  # figures that take seconds (bare calls, verify, Lambda, monitor at 1k)
     heavy_runs: int  # figures that run a whole ansible-playbook (deploy, update) or a large load
-    startup_runs: int  # LocalStack start-ups per method, besides the main one
+    startup_runs: int  # LocalStack start-ups through the role besides the bench's own; bare ones: one more
     monitor_sizes: tuple
     upload_files: int
     upload_runs: int
     cold: bool  # also time a cold `make deploy` on a fresh clone
 
 
-QUICK = Mode("quick", runs=3, heavy_runs=2, startup_runs=2, monitor_sizes=(1_000, 10_000),
+QUICK = Mode("quick", runs=3, heavy_runs=2, startup_runs=1, monitor_sizes=(1_000, 10_000),
              upload_files=DAILY_UPLOADS, upload_runs=1, cold=False)
 FULL = Mode("full", runs=5, heavy_runs=3, startup_runs=3, monitor_sizes=(1_000, 10_000, 100_000),
             upload_files=DAILY_UPLOADS, upload_runs=3, cold=True)

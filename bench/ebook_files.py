@@ -1,6 +1,6 @@
 """A day's e-books, synthetic: valid PDF, EPUB and MOBI files (ebook_upload checks content, not names).
 
-Sizes are scaled down for LocalStack (it keeps every byte in memory): log-uniform 10-200 KB instead of
+Sizes are scaled down for LocalStack (a day is then 190 MB, not 10 GB): log-uniform 10-200 KB instead of
 the usual 0.5-20 MB, about 1/50 of real e-books; the file count is a real day's.
 """
 

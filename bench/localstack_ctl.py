@@ -64,8 +64,14 @@ def role_stop(port, state_dir, root=config.ROOT, check=True):
     return seconds
 
 
+# What the role's start_host.yml runs, and what its stop recognises.
+LAUNCHER = "tap_localstack_executor.launch"
+MARKERS = (b"localstack.runtime.main", LAUNCHER.encode())
+
+
 def raw_start(port, state_dir):
-    """The baseline: the same process with the role's settings, polled every 0.1 s; returns start-to-healthy s."""
+    """The baseline: the role's command and settings (start_host.yml, defaults/main.yml) without Ansible,
+    health polled every 0.1 s; returns start-to-healthy seconds."""
     if port_in_use(port):
         raise RuntimeError(f"port {port} is in use; cannot time a start-up there")
     state_dir = Path(state_dir)
@@ -76,11 +82,12 @@ def raw_start(port, state_dir):
         "LAMBDA_LOCAL_PYTHON_RUNTIMES": f"python3.11={config.LAMBDA_PYTHON}",
         "S3_SKIP_KMS_KEY_VALIDATION": "0", "SKIP_SSL_CERT_DOWNLOAD": "1", "DNS_ADDRESS": "0",
         "DISABLE_EVENTS": "1", "GATEWAY_LISTEN": f"localhost:{port}", "TMPDIR": str(state_dir / "tmp"),
+        "TAP_S3_STORAGE_DIR": str(state_dir / "s3"),  # never the machine-wide /tmp/localstack-s3-storage
     })
     _register(port, state_dir)
     started = time.perf_counter()
     with open(state_dir / "localstack.log", "wb") as log:
-        proc = subprocess.Popen([str(config.LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"], cwd=state_dir,
+        proc = subprocess.Popen([str(config.LOCALSTACK_PYTHON), "-m", LAUNCHER], cwd=state_dir,
                                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     # The role's pid file format: its stop (and bench/cleanup.py) can end this one too.
@@ -96,7 +103,8 @@ def raw_start(port, state_dir):
 
 
 def raw_stop(state_dir):
-    """SIGTERM to the process group of the pid file (SIGKILL after 20 s), only if it is still LocalStack."""
+    """SIGTERM to the process group of the pid file (SIGKILL after 20 s), only if it is still LocalStack.
+    The pid file stays when its process is alive but not recognised, for the role's stop or a person."""
     pid_file = Path(state_dir) / "localstack.pid"
     if not pid_file.exists():
         return
@@ -108,14 +116,23 @@ def raw_stop(state_dir):
             time.sleep(0.1)
         if _is_localstack(pid):
             os.killpg(pid, signal.SIGKILL)
+    elif Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
+        print(f"[bench] pid {pid} of {pid_file} is not LocalStack: left alone", flush=True)
+        return
     pid_file.unlink(missing_ok=True)
+
+
+def _is_zombie(pid):
+    """A zombie (state Z) has exited; our Popen has not reaped it yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def _is_localstack(pid):
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    # A zombie (state Z) has exited: our Popen has not reaped it yet.
-    return b"localstack.runtime.main" in cmdline and stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return any(marker in cmdline for marker in MARKERS) and not _is_zombie(pid)

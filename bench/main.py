@@ -3,13 +3,15 @@
 import argparse
 import dataclasses
 import shutil
+import signal
 import sys
 import time
 import traceback
 from datetime import UTC, datetime
 
-from bench import (about, aws, cleanup, config, deploy_run, extrapolate, localstack_ctl, measure, phase_deploy,
-                   phase_lambda, phase_monitor, phase_setup, phase_startup, phase_upload, phase_verify, report)
+from bench import (about, analysis, aws, cleanup, config, deploy_run, extrapolate, localstack_ctl, measure,
+                   phase_deploy, phase_lambda, phase_monitor, phase_setup, phase_startup, phase_upload, phase_verify,
+                   report)
 
 PHASES = ("startup", "deploy", "verify", "lambda", "monitor", "upload", "cold")
 
@@ -85,18 +87,25 @@ def _run_phases(mode, phases, args, results):
             results["monitor_projection"] = attempt("monitor", extrapolate.project, *found)
     if "upload" in phases:
         figures.extend(attempt("upload", phase_upload.upload, mode, port) or [])
+    if "cold" in phases and warm is None:  # the cold setup's baseline: a warm make deploy of this run
+        attempt("deploy", _ensure_stack, port)
+        one = dataclasses.replace(mode, heavy_runs=1)
+        warm = (attempt("deploy", phase_deploy.unchanged_and_warm, one, port) or [None, None])[1]
     measure.say("LocalStack", "stopping the bench LocalStack (playbooks/localstack.yml)")
     localstack_ctl.role_stop(port, config.MAIN_STATE, check=False)
-    if "cold" in phases:
-        if warm is None:
-            errors.append("cold: needs the deploy phase (its warm make deploy is the baseline)")
-        else:
-            figures.append(attempt("cold", phase_setup.cold, args.cold_runs, warm))
+    if "cold" in phases and warm:
+        figures.append(attempt("cold", phase_setup.cold, args.cold_runs, warm))
     results["figures"] = [f for f in figures if f]
+    results["analysis"] = analysis.derive(results["figures"])
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv=None):
     mode, phases, args = _arguments(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # bench/run forwards Ctrl-C as SIGTERM
     cleanup.stop_all(verbose=True)  # leftovers of an interrupted earlier run
     shutil.rmtree(config.SCRATCH / "logs", ignore_errors=True)
     config.SCRATCH.mkdir(parents=True, exist_ok=True)
@@ -107,13 +116,14 @@ def main(argv=None):
     started = time.time()
     results = {"mode": mode.name, "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "settings": dataclasses.asdict(mode), "phases": sorted(phases), "figures": [], "errors": [],
-               "monitor_projection": None, "machine": about.describe()}
+               "monitor_projection": None, "analysis": {}, "notes": report.NOTES, "machine": about.describe()}
     measure.say("bench", f"mode {mode.name}, phases {', '.join(p for p in PHASES if p in phases)}; "
                 f"logs in {config.SCRATCH.relative_to(config.ROOT)}/logs")
     try:
         _run_phases(mode, phases, args, results)
     except KeyboardInterrupt:
         results["errors"].append("interrupted")
+        measure.say("bench", "interrupted: stopping our LocalStacks, writing what was measured")
     finally:
         cleanup.stop_all(verbose=False)
         results["duration_s"] = time.time() - started

@@ -8,6 +8,7 @@ SECTION = "Deploy"
 def create(mode, port):
     """Each round: reset, bare create; reset, deploy.yml create (the stack of the later phases)."""
     cf = aws.client("cloudformation", port)
+    ensure_bare_stack(port)  # also warms LocalStack's CloudFormation, IAM, Lambda... up: no first-run penalty
     ansible_runs, bare = [], []
     for i in range(mode.heavy_runs):
         cfn_bare.reset(port, config.ENV)

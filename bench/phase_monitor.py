@@ -50,7 +50,7 @@ def monitor(mode, port):
         measure.say(SECTION, f"loaded {size:,} objects, {load_rates[size]:,.0f} puts/s")
         if n == 0:
             warmup_s, _ = _invoke(lam)  # a warm worker for every timed run
-            per_head = measure.median([_bare_heads(s3, min(size, 1000)) for _ in range(mode.runs)])
+            per_head = measure.median([_bare_heads(s3, min(size, 1000)) for _ in range(max(1, mode.runs - 2))])
             measure.say(SECTION, f"warm-up invoke {warmup_s:.1f} s; bare HeadObject x16 threads "
                         f"{per_head * 1000:.2f} ms per object")
         runs = mode.runs if size <= 1_000 else mode.heavy_runs

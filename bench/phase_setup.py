@@ -19,6 +19,16 @@ def _clean_env():
     return env
 
 
+def _per_environment(lines, total):
+    """Seconds per environment from setup's '[setup] creating DIR ...' lines; the rest is 'other'."""
+    marks = [(t, text.split()[2]) for t, text in lines if text.startswith("[setup] creating ")]
+    out = {}
+    for (start, name), (end, _) in zip(marks, [*marks[1:], (total, None)], strict=True):
+        out[name] = end - start
+    out["other"] = total - sum(out.values())
+    return out
+
+
 def cold_once(run):
     clone = Path(tempfile.mkdtemp(prefix="bench-clone-"))
     cleanup.CLONE_RECORD.parent.mkdir(parents=True, exist_ok=True)
@@ -28,10 +38,12 @@ def cold_once(run):
     try:
         steps["git clone"], _ = procs.run(["git", "clone", "-q", str(config.ROOT), str(clone)], f"cold-clone-{run}")
         measure.say(SECTION, f"cold {run}: git clone {steps['git clone']:.1f} s; setup (pip cache off) ...")
-        steps["setup (3 environments)"], _ = procs.run(["tools/setup-environments.sh"], f"cold-setup-{run}",
-                                                       env=_clean_env(), cwd=clone)
-        measure.say(SECTION, f"cold {run}: setup {steps['setup (3 environments)']:.0f} s; starting LocalStack "
-                    f"on :{port}")
+        setup_s, lines = procs.run_stamped(["tools/setup-environments.sh"], f"cold-setup-{run}",
+                                           env=_clean_env(), cwd=clone)
+        per_env = _per_environment(lines, setup_s)
+        steps.update({f"setup: {k}": v for k, v in per_env.items()})
+        measure.say(SECTION, f"cold {run}: setup {setup_s:.0f} s ("
+                    + ", ".join(f"{k} {v:.0f} s" for k, v in per_env.items()) + f"); starting LocalStack on :{port}")
         steps["LocalStack start"] = localstack_ctl.role_start(port, state, root=clone, name=f"cold-localstack-{run}")
         result = deploy_run.run(port, f"cold-deploy-{run}", root=clone, outputs_dir=clone / "cfn-outputs")
         steps["deploy.yml (create)"] = result["seconds"]

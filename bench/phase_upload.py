@@ -70,7 +70,7 @@ def upload(mode, port):
         rerun_bare.append(_bare_head(s3, folder, f"{PREFIX}/ansible-1"))
         measure.say(SECTION, f"{i + 1}/{mode.upload_runs}: re-run (all skipped) {wall:.1f} s "
                     f"(module {module_s:.1f} s); bare head_object x{config.UPLOAD_CONCURRENCY} {rerun_bare[-1]:.1f} s")
-        aws.purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/bare-{i + 1}/")  # LocalStack keeps bytes in memory
+        aws.purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/bare-{i + 1}/")  # bodies pile up on disk
     aws.purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/")
     files_per_s = mode.upload_files / measure.median(walls)
     return (

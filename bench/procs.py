@@ -53,6 +53,26 @@ def run(cmd, name, env=None, cwd=config.ROOT, check=True):
     return seconds, proc.stdout
 
 
+def run_stamped(cmd, name, env=None, cwd=config.ROOT):
+    """Run `cmd` (stderr into stdout); returns (seconds, [(seconds since start, line)]) for per-step timing."""
+    logs = config.SCRATCH / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{next(_counter):03d}-{name}.log"
+    started = time.perf_counter()
+    lines = []
+    with subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:
+        for line in proc.stdout:
+            lines.append((time.perf_counter() - started, line.rstrip("\n")))
+    seconds = time.perf_counter() - started
+    log.write_text(f"$ {' '.join(map(str, cmd))}\n# cwd {cwd}\n# rc {proc.returncode}, {seconds:.2f} s\n"
+                   + "".join(f"[{t:7.1f}] {text}\n" for t, text in lines))
+    if proc.returncode != 0:
+        tail = "\n  ".join(text[:200] for _, text in lines[-8:])
+        raise CommandFailed(f"{name} failed (rc {proc.returncode}); log {_rel(log)}: {tail}")
+    return seconds, lines
+
+
 def _why(proc):
     """The failed tasks' messages of a jsonl run, else the last lines of the output, kept short."""
     reasons = []

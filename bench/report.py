@@ -74,16 +74,55 @@ def projection_lines(p):
     ]
 
 
+NOTES = [
+    "Every figure is the median of its runs (n = runs/baseline runs), beside a baseline timed in the same run;"
+    " the machine is shared and noisy, so read the ratios, not the absolute times.",
+    "LocalStack: the bench's own, host mode, on :4680 (start-ups on :4681); one bench process talks to it.",
+    "Deploy: bare create = reset (delete stack and retained buckets), create_stack, describe_stacks every 0.5 s;"
+    " deploy.yml = the whole role: validation, pre-flight, stack state, amazon.aws.cloudformation, parity, outputs,"
+    " storage_verify.",
+    "Setup warm = make deploy's steps with everything installed and LocalStack up (setup-environments.sh,"
+    " playbooks/localstack.yml, deploy.yml unchanged). Setup cold (--full or --cold) = git clone of the committed"
+    " tree, setup with PIP_NO_CACHE_DIR=1, LocalStack start on :4682, deploy.yml create.",
+    "Monitor: objects are tiny and all new, so the monitor HEADs min(objects, 6,000 cap) of them; a real day"
+    " has 3,000 new objects.",
+    "Upload: synthetic but valid PDF/EPUB/MOBI files of 10-200 KB (real e-books are about 50x larger).",
+]
+
+
+def analysis_lines(found):
+    lines = []
+    if start := found.get("deploy_module_startup"):
+        lines.append(f"deploy.yml create starts {start['module_runs']} Ansible module processes; at "
+                     f"{fmt(start['seconds_per_module_run'])} each (aws_caller_info's task time) that is about "
+                     f"{fmt(start['estimated_s'])}, {start['share_of_create']:.0%} of the create; "
+                     "amazon.aws.cloudformation also sleeps 5 s before its second poll.")
+    if top := found.get("deploy_create_largest_task_group"):
+        lines.append(f"Largest task group of the create: {top['name']}, {fmt(top['seconds'])} ({top['share']:.0%}).")
+    if shares := found.get("monitor_beyond_listing_share"):
+        lines.append("Monitor time beyond one bare listing (mostly HEADs of new objects): "
+                     + ", ".join(f"{int(k):,} objects {v:.0%}" for k, v in shares.items()) + ".")
+    return lines
+
+
 def render(results):
     meta = results["machine"]
     figures = results["figures"]
     lines = [f"bench/run --{results['mode']}: {results['started_at']}, {results['duration_s']:.0f} s, "
              f"{meta['cpus']} CPUs, load average (1 min) {meta['load_start']:.1f} at start, "
              f"{meta['load_min']:.1f}-{meta['load_max']:.1f} during, {meta['load_end']:.1f} at end", ""]
-    lines += main_table(figures) + [""]
-    lines += breakdown_table([f for f in figures if f["id"].startswith("deploy.")]) + [""]
-    lines += monitor_table([f for f in figures if f["id"].startswith("monitor.")]) + [""]
-    lines += projection_lines(results.get("monitor_projection"))
+    cold = next((f for f in figures if f["id"] == "setup.cold"), None)
+    sections = [
+        main_table(figures),
+        breakdown_table([f for f in figures if f["id"].startswith("deploy.")]),
+        ["Cold setup steps (median s): " + ", ".join(f"{k} {v:.0f}" for k, v in cold["steps"].items())] if cold else [],
+        monitor_table([f for f in figures if f["id"].startswith("monitor.")]),
+        projection_lines(results.get("monitor_projection")),
+        analysis_lines(results.get("analysis") or {}),
+        [f"- {note}" for note in NOTES],
+    ]
+    for section in sections:
+        lines += section + [""] if section else []
     if results["errors"]:
         lines += ["", "ERRORS:"] + [f"- {e}" for e in results["errors"]]
     return "\n".join(lines).rstrip() + "\n"

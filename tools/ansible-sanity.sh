@@ -19,7 +19,7 @@ mkdir -p "$dest"
 # build_ignore leaves out of the artifact (executor plugin, its tests, the
 # test runner, Molecule, benchmarks) is not copied.
 git ls-files -z --cached --others --exclude-standard \
-  | grep -z -v -E '^(\.ci|tools|localstack_executor|tests/executor|tests/integration|molecule|bench|requirements)/' \
+  | grep -z -v -E '^(\.ci|tools|localstack_executor|molecule|bench|requirements)/|^tests/(executor|integration|reliability|policy_enforcement)/' \
   | tar --null -T - -cf - | tar -xf - -C "$dest"
 # ansible-test finds other collections only beside this one: link amazon.aws
 # from the `ansible` package in .venv.

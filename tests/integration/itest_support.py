@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 # LocalStack accepts any credentials. Not "test": no_log would mask every "test" in the output.
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack"}
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack-dummy-secret"}
 ENVIRONMENTS = ("dev", "test", "prod")
 # Variables of the caller's shell that could point a run at a real AWS account.
 AWS_ENV_TO_DROP = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",

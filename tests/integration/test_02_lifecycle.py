@@ -219,7 +219,7 @@ def test_teardown_of_prod_refused_before_any_change(prod_lookalike, run_playbook
     result = run_playbook("playbooks/teardown.yml", "inventories/prod", extra_vars={
         # LocalStack instead of AWS, and dummy credentials: this run cannot reach an AWS account.
         "ebook_stack_endpoint_url": localstack_endpoint,
-        "ebook_stack_aws_env": {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack"},
+        "ebook_stack_aws_env": {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack-dummy-secret"},
         "ebook_stack_purge_data": True,
     })
     assert result.rc != 0, f"prod teardown was not refused:\n{result.describe()}"

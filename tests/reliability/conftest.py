@@ -33,12 +33,43 @@ from reliability_support import (
     prod_library,
     retire_keys,
     stack_name,
+    wait_settled,
 )
 
 # The environments the shared-LocalStack tests create and remove. dev is left to the other suites.
 SHARED_ENVS = ("test", "prod")
 OWN_GROUP = "own_localstack"
 SHARED_GROUP = "shared_localstack"
+
+
+# Which LocalStack each test file uses; the files of one LocalStack run on one xdist worker, in order.
+GROUP_OF_FILE = {
+    "test_localstack_faults.py": OWN_GROUP,
+    "test_concurrent_deploys.py": SHARED_GROUP,
+    "test_credentials.py": SHARED_GROUP,
+    "test_failed_states.py": SHARED_GROUP,
+    "test_teardown_guards.py": SHARED_GROUP,
+    # No LocalStack; one worker, so that its module fixture runs the ad-hoc commands once.
+    "test_module_arguments.py": "no_localstack",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup``: the files of each group above run on one worker, in order.
+
+    The files also carry ``xdist_group`` marks, but pytest-xdist 3.8 cannot apply them under pytest 9 (it sets
+    ``item._nodeid``, which pytest 9 no longer reads), so the grouping is done here from the file names.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByLocalStack(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            filename = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return GROUP_OF_FILE.get(filename, nodeid)
+
+    return ByLocalStack(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +188,7 @@ class OwnDev:
     def ensure_stack(self):
         """A deployed, verified dev stack holding the library (deployed now unless an earlier test left one)."""
         self.own.ensure_running()
-        stack = describe_stack(self.cfn(), self.name)
+        stack = describe_stack(self.cfn(), self.name) and wait_settled(self.cfn(), self.name)
         if stack is None or not stack["StackStatus"].endswith("_COMPLETE") or self.ledger is None:
             if stack is not None:
                 force_cleanup(self.own.endpoint, "dev")

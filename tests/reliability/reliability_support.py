@@ -38,7 +38,7 @@ from botocore.exceptions import ClientError
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 # LocalStack accepts any credentials. Not "test": no_log would mask every "test" in the output.
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack"}
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack-dummy-secret"}
 # Everything in the caller's shell that could select credentials or a real AWS account.
 AWS_ENV_TO_DROP = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -365,6 +365,25 @@ def wait_stack(cfn, name, timeout=180):
         time.sleep(0.5)
 
 
+def wait_settled(cfn, name, quiet=3.0, timeout=120):
+    """Wait until the stack is not *_IN_PROGRESS and has not changed for ``quiet`` seconds.
+
+    After a paused LocalStack resumes, it still serves the requests that reached it while it was paused
+    (an UpdateStack of the run that gave up, botocore's retries of it): let them land before going on.
+    """
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        stack = describe_stack(cfn, name)
+        seen = stack and (stack["StackStatus"], str(stack.get("LastUpdatedTime")), event_count(cfn, name))
+        if seen != last:
+            last, since = seen, time.monotonic()
+        elif time.monotonic() - since >= quiet and not (stack and stack["StackStatus"].endswith("_IN_PROGRESS")):
+            return stack
+        time.sleep(0.5)
+    raise AssertionError(f"{name} did not settle within {timeout} s: {last}")
+
+
 def outputs(stack):
     return {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
 
@@ -566,7 +585,9 @@ class OwnLocalStack:
     def pid(self):
         pid = int(self.pid_file.read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline")
-        assert cmdline.exists() and b"localstack.runtime.main" in cmdline.read_bytes(), (
+        command = cmdline.read_bytes() if cmdline.exists() else b""
+        # The same test as roles/localstack/tasks/stop_host.yml: a reused pid is left alone.
+        assert b"localstack.runtime.main" in command or b"tap_localstack_executor.launch" in command, (
             f"pid {pid} of {self.pid_file} is not the LocalStack these tests started")
         return pid
 

@@ -32,6 +32,7 @@ from reliability_support import (
     prod_library,
     stack_fingerprint,
     stack_name,
+    wait_settled,
     wait_stack,
 )
 
@@ -113,6 +114,7 @@ def test_endpoint_that_stops_answering_mid_update_fails_in_bounded_time_and_next
     finally:
         if paused:
             own_localstack.signal(signal.SIGCONT)
+            wait_settled(own_dev.cfn(), DEV)
     took = (result.seconds + run.started) - paused["at"]
     assert not result.timed_out, (
         f"the deploy was still waiting {HUNG_ENDPOINT_BOUND} s after the endpoint stopped answering (killed "

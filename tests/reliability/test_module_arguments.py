@@ -78,7 +78,7 @@ def adhoc_runs(ansible):
     """Every bad call, run at once (each is a separate `ansible` process)."""
     calls = [lambda m=module, a=args: ansible.adhoc(f"tap.ebook_storage.{m}", a) for module, args, _ in
              ((p.values[0], p.values[1], p.values[2]) for p in PARAMS)]
-    results = run_all(calls, workers=4)
+    results = run_all(calls, workers=3)
     return {(p.values[0], p.values[1]): run for p, run in zip(PARAMS, results, strict=True)}
 
 
