@@ -23,8 +23,10 @@ BUCKET = f"ebooks-storage-{ENV}"
 MONITOR_FUNCTION = f"eBook-StorageMonitoring-{ENV}"
 # The bare boto3 baselines that need a stack of their own (update, no-op) use this environment.
 BARE_ENV = "test"
-# LocalStack takes any credentials; dummy ones that are not LocalStack's `test` (Ansible would mask it).
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack", "AWS_DEFAULT_REGION": REGION}
+# LocalStack takes any credentials; the inventory's dummy ones (a secret that never occurs in output:
+# Ansible masks every occurrence of a secret's value).
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack-dummy-secret",
+               "AWS_DEFAULT_REGION": REGION}
 
 # The monitor extrapolation: three years of a normal day's uploads.
 DAILY_UPLOADS = 3000

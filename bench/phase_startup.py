@@ -21,5 +21,5 @@ def startup(mode, main_start_s):
         measure.say(SECTION, text)
     return measure.figure(
         "localstack.startup", SECTION, "start to healthy via playbooks/localstack.yml", role,
-        "bare `python -m localstack.runtime.main`, health polled every 0.1 s", raw,
+        "the role's command without Ansible, health polled every 0.1 s", raw,
         note="the first role sample is the bench's own LocalStack; the role polls health once a second")

@@ -66,9 +66,10 @@ def projection_lines(p):
         f"3 years x {config.DAILY_UPLOADS:,}/day = {p['objects']:,} objects = {p['pages']:,} ListObjectVersions "
         f"pages (measured pages per object) + {p['heads_per_day']:,} HEADs (one day's new objects).",
         f"LocalStack model: {p['fixed_s']:.1f} s fixed + {p['t_page_s'] * 1000:.0f} ms/page ({p['t_page_method']}) "
-        f"+ {p['t_head_s'] * 1000:.1f} ms/HEAD -> {p['localstack_s']:.0f} s: "
-        f"{'fits' if p['localstack_fits'] else 'does NOT fit'} the {p['listing_budget_s']} s listing budget "
-        f"({config.LAMBDA_TIMEOUT_S} s timeout - {config.MONITOR_LIST_RESERVE_S} s reserve).",
+        f"+ {p['t_head_s'] * 1000:.1f} ms/HEAD -> listing {p['localstack_listing_s']:.0f} s, total "
+        f"{p['localstack_s']:.0f} s: {'fits' if p['localstack_fits'] else 'does NOT fit'} (listing budget "
+        f"{p['listing_budget_s']} s = {config.LAMBDA_TIMEOUT_S} s timeout - {config.MONITOR_LIST_RESERVE_S} s "
+        "reserve).",
         f"On S3 (assumed page latency): {s3}. It fits only below {p['s3_max_page_ms_that_fits']:.0f} ms per page; "
         f"at 100 ms/page one run lists about {p['s3_objects_that_fit_at_100ms']:,} objects.",
     ]

@@ -55,6 +55,9 @@ integration() {
   start_localstack
   run_pytest executor tests/executor
   run_pytest integration tests/integration
+  # Faults and bad input; the LocalStack-killing tests use one of their own
+  # (port 4571). --dist loadgroup keeps each LocalStack's tests on one worker.
+  run_pytest reliability -n 2 --dist loadgroup tests/reliability
 }
 
 molecule_all() {

@@ -79,3 +79,11 @@ def apply_rule_tags(session, rule_arn, missing):
         "events", "tag_resource", ResourceARN=rule_arn, Tags=[{"Key": k, "Value": v} for k, v in missing.items()]
     )
     session.forget("events", "list_tags_for_resource", ResourceARN=rule_arn)
+
+
+def apply_rule_schedule(session, rule, schedule):
+    params = {"Name": rule["Name"], "ScheduleExpression": schedule, "State": rule.get("State", "ENABLED")}
+    if rule.get("Description"):
+        params["Description"] = rule["Description"]
+    session.call("events", "put_rule", **params)
+    session.forget("events", "describe_rule", Name=rule["Name"])

@@ -33,7 +33,8 @@ description:
     live ones are removed; settings the template leaves out otherwise are not touched.
   - Also the monitor's log group (C(RetentionInDays) and C(KmsKeyId); LocalStack does not implement
     C(AssociateKmsKey), so a log group without its key is deleted and created again with it, which drops
-    its log events) and the tags of the schedule rule, which LocalStack's CloudFormation drops as well.
+    its log events), the tags of the schedule rule, which LocalStack's CloudFormation drops as well, and the
+    rule's schedule expression, which it does not update.
 author:
   - TAP infrastructure team (@tap-infra)
 options:
@@ -174,19 +175,29 @@ def apply_monitor(module, session, keys, model, parts, applied, notes):
             module.fail_json_aws(e, msg=f"cannot apply {', '.join(changes)} to log group {name}", applied=applied)
 
     rule_lid, tags = mp.desired_rule_tags(model, parts)
-    if not rule_lid or not tags:
+    if not rule_lid:
         return
     rule_name = rule_name_from_physical_id(parts.name(rule_lid))
     try:
-        rule_arn = session.read("events", "describe_rule", Name=rule_name)["Arn"]
-        missing = mp.missing_rule_tags(session, rule_arn, tags)
+        rule = session.read("events", "describe_rule", Name=rule_name)
+        missing = mp.missing_rule_tags(session, rule["Arn"], tags) if tags else {}
     except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"cannot read the tags of rule {rule_name}", applied=applied)
+        module.fail_json_aws(e, msg=f"cannot read rule {rule_name}", applied=applied)
+    # LocalStack's CloudFormation does not update an existing rule: a new
+    # schedule expression reaches UPDATE_COMPLETE and the rule keeps the old one.
+    schedule = model.properties(rule_lid).get("ScheduleExpression")
+    if schedule and rule.get("ScheduleExpression") != schedule:
+        applied.append("schedule_rule.schedule")
+        if not module.check_mode:
+            try:
+                mp.apply_rule_schedule(session, rule, schedule)
+            except AWS_ERRORS as e:
+                module.fail_json_aws(e, msg=f"cannot set the schedule of rule {rule_name}", applied=applied)
     if missing:
         applied.append("schedule_rule.tags")
         if not module.check_mode:
             try:
-                mp.apply_rule_tags(session, rule_arn, missing)
+                mp.apply_rule_tags(session, rule["Arn"], missing)
             except AWS_ERRORS as e:
                 module.fail_json_aws(e, msg=f"cannot tag rule {rule_name}", applied=applied)
 

@@ -54,6 +54,12 @@ GROUP_OF_FILE = {
 }
 
 
+def pytest_configure(config):
+    # Registered by pytest-xdist when it is installed; declared here so that runs without it do not warn.
+    config.addinivalue_line("markers", "xdist_group(name): tests that share a LocalStack run on one worker")
+
+
+@pytest.hookimpl(optionalhook=True)  # the hook exists only when pytest-xdist is installed
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup``: the files of each group above run on one worker, in order.
 
@@ -156,9 +162,10 @@ def shared_prod_library(shared_endpoint):
 def own_localstack(ansible):
     port = int(os.environ.get("RELIABILITY_LOCALSTACK_PORT") or 4571)
     own = OwnLocalStack(ansible, port, ROOT / ".localstack" / "reliability")
-    if port_open(port):
-        # Ours from an earlier run that was interrupted: stop it (only a pid recorded in our state folder).
+    if port_open(port) or own.orphans():
+        # Ours from an earlier run that was interrupted: stop it (only LocalStacks of our state folder).
         own.stop()
+        own.reap_orphans()
         if port_open(port):
             pytest.fail(f"port {port} is in use by something these tests did not start. Set "
                         "RELIABILITY_LOCALSTACK_PORT to a free port: these tests kill their LocalStack.",
@@ -166,7 +173,10 @@ def own_localstack(ansible):
     own.start()
     yield own
     stopped = own.stop()
+    left = own.orphans()
+    own.reap_orphans()
     assert stopped.rc == 0, f"could not stop the tests' LocalStack:\n{stopped.describe()}"
+    assert not left, f"LocalStack processes of {own.state_dir} outlived the stop: {left} (killed now)"
 
 
 class OwnDev:

@@ -603,6 +603,27 @@ class OwnLocalStack:
             assert time.monotonic() < deadline, f"LocalStack pid {pid} still there {timeout} s after SIGKILL"
             time.sleep(0.2)
 
+    def orphans(self):
+        """LocalStacks started in this state folder that the pid file no longer names (an interrupted run)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                command = (proc / "cmdline").read_bytes()
+                cwd = os.readlink(proc / "cwd")
+            except OSError:
+                continue
+            if cwd == str(self.state_dir) and (b"localstack.runtime.main" in command
+                                               or b"tap_localstack_executor.launch" in command):
+                found.append(int(proc.name))
+        return found
+
+    def reap_orphans(self):
+        for pid in self.orphans():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
     def ensure_running(self):
         if not answers(self.endpoint):
             self.start()

@@ -43,7 +43,7 @@ DEV = stack_name("dev")
 KILLED_ENDPOINT_BOUND = 60
 # A paused endpoint accepts connections and never answers. The role promises that an endpoint that does not
 # answer stops the play "within seconds" (roles/ebook_stack/defaults/main.yml): 90 s leaves room for a read
-# timeout of ~20 s and three attempts on a slow machine.
+# timeout of 15 s and four attempts (max_attempts 3 counts retries) on a slow machine.
 HUNG_ENDPOINT_BOUND = 90
 
 
@@ -116,27 +116,39 @@ def test_endpoint_that_stops_answering_mid_update_fails_in_bounded_time_and_next
             own_localstack.signal(signal.SIGCONT)
             wait_settled(own_dev.cfn(), DEV)
     took = (result.seconds + run.started) - paused["at"]
-    assert not result.timed_out, (
-        f"the deploy was still waiting {HUNG_ENDPOINT_BOUND} s after the endpoint stopped answering (killed "
-        f"now). botocore's read timeout is 60 s a call, 3 attempts: the role sets only connect_timeout.\n"
-        f"{result.describe()}")
-    assert result.rc != 0, result.describe()
-    assert took <= HUNG_ENDPOINT_BOUND
-    assert own_localstack.endpoint in result.failure_text(), (
-        f"the message does not name the endpoint {own_localstack.endpoint}:\n{result.describe()}")
-    assert not result.has_traceback(), result.describe()
+    # Every finding is collected: the recovery and the e-books are checked even when the bound was missed.
+    findings = []
+    if result.timed_out:
+        findings.append(
+            f"the deploy was still waiting {HUNG_ENDPOINT_BOUND} s after the endpoint stopped answering (killed "
+            "then): botocore's read timeout is 60 s a call with 4 attempts (max_attempts 3 = 3 retries), and the "
+            "role sets only connect_timeout (roles/ebook_stack/tasks/main.yml)")
+    else:
+        if result.rc == 0:
+            findings.append("the deploy succeeded although the endpoint did not answer")
+        if took > HUNG_ENDPOINT_BOUND:
+            findings.append(f"the deploy took {took:.0f} s to fail (bound {HUNG_ENDPOINT_BOUND} s)")
+        if own_localstack.endpoint not in result.failure_text():
+            findings.append(f"the message does not name the endpoint {own_localstack.endpoint}")
+        if result.has_traceback():
+            findings.append("a Python traceback instead of a message")
 
     # LocalStack answers again: the next run of the same command applies the change.
     again = own_dev.deploy(change, label="deploy-dev-after-pause")
-    assert again.rc == 0, f"the deploy after the pause did not recover:\n{again.describe()}"
-    assert again.verification()["summary"]["failed"] == 0, again.failed_checks()
     stack = describe_stack(own_dev.cfn(), DEV)
-    assert parameters(stack)["ExpectedDailyUploads"] == expected_uploads
-    function = aws(own_localstack.endpoint, "lambda").get_function_configuration(
-        FunctionName=outputs(stack)["StorageMonitoringFunctionName"])
-    assert function["Environment"]["Variables"]["EXPECTED_DAILY_UPLOADS"] == expected_uploads
+    if again.rc != 0 or (again.verification() or {}).get("summary", {}).get("failed") != 0:
+        findings.append(f"the deploy after the pause did not recover:\n{again.describe()}")
+    elif parameters(stack)["ExpectedDailyUploads"] != expected_uploads:
+        findings.append(f"the change was not applied: ExpectedDailyUploads={parameters(stack)['ExpectedDailyUploads']}")
+    else:
+        function = aws(own_localstack.endpoint, "lambda").get_function_configuration(
+            FunctionName=outputs(stack)["StorageMonitoringFunctionName"])
+        if function["Environment"]["Variables"]["EXPECTED_DAILY_UPLOADS"] != expected_uploads:
+            findings.append("the live function does not have the change")
     problems = ledger.problems()
-    assert not problems, f"e-books lost or changed ({ledger.summary()}): {problems}"
+    if problems:
+        findings.append(f"e-books lost or changed ({ledger.summary()}): {problems}")
+    assert not findings, "\n".join(findings) + f"\n\nthe paused run:\n{result.describe()}"
 
 
 def test_dev_stack_in_update_rollback_failed_is_recreated_and_keeps_the_ebooks(own_localstack, own_dev):
