@@ -7,10 +7,11 @@ def _by_id(figures):
 def derive(figures):
     found = _by_id(figures)
     out = {}
-    create, floor = found.get("deploy.create"), found.get("verify.module")
-    if create and floor:
-        per_module = floor["baseline"]["median"]  # aws_caller_info: start-up of an AWS module + 1 call
-        startup = create["module_runs"] * per_module
+    create = found.get("deploy.create")
+    if create and create.get("module_overhead_s"):
+        # Each module task counted up to the same run's aws_caller_info task (start-up of an AWS module + 1 call).
+        per_module = create["module_floor_s"]
+        startup = create["module_overhead_s"]
         out["deploy_module_startup"] = {
             "module_runs": create["module_runs"], "seconds_per_module_run": per_module,
             "estimated_s": startup, "share_of_create": startup / create["median"],

@@ -54,6 +54,14 @@ def module_runs(task_list):
     return sum(1 for t in task_list if not t["skipped"] and not t["action"].endswith(IN_PROCESS))
 
 
+def module_overhead(task_list, floor):
+    """Seconds of module start-up: every module task counts up to `floor` (the cost of a near-empty module run)."""
+    if not floor:
+        return None
+    return sum(min(t["seconds"], floor) for t in task_list
+               if not t["skipped"] and not t["action"].endswith(IN_PROCESS))
+
+
 def breakdown(task_list, wall):
     """Seconds per category; what the tasks do not account for is start-up and the gaps between tasks."""
     shares = {name: 0.0 for name, _ in CATEGORIES}

@@ -13,10 +13,13 @@ def run(port, name, extra_vars=(), root=config.ROOT, outputs_dir=None):
     tasks = ansible_json.tasks(stdout)
     deploy = ansible_json.result_of(stdout, "amazon.aws.cloudformation")
     verify = ansible_json.result_of(stdout, "storage_verify")
+    caller = ansible_json.result_of(stdout, "amazon.aws.aws_caller_info")  # the floor of a module run, in-run
     return {
         "seconds": seconds,
         "breakdown": ansible_json.breakdown(tasks, seconds),
         "module_runs": ansible_json.module_runs(tasks),
+        "module_floor_s": caller["seconds"] if caller else None,
+        "module_overhead_s": ansible_json.module_overhead(tasks, caller["seconds"] if caller else None),
         "changed": bool(deploy and deploy["result"].get("changed")),
         "verify_api_calls": (verify["result"].get("api_calls") or {}).get("total") if verify else None,
     }

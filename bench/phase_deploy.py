@@ -21,6 +21,8 @@ def create(mode, port):
         "deploy.create", SECTION, "create the stack: deploy.yml", [r["seconds"] for r in ansible_runs],
         "bare create_stack + describe_stacks every 0.5 s", bare,
         breakdown=deploy_run.median_breakdown(ansible_runs), module_runs=ansible_runs[-1]["module_runs"],
+        module_floor_s=measure.median([r["module_floor_s"] for r in ansible_runs]),
+        module_overhead_s=measure.median([r["module_overhead_s"] for r in ansible_runs]),
         note="same template and parameters; the bare create runs after a reset of the same environment")
 
 
