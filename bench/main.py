@@ -19,7 +19,7 @@ PHASES = ("startup", "deploy", "verify", "lambda", "monitor", "upload", "cold")
 def _arguments(argv):
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="regular check, about five minutes (default)")
+    group.add_argument("--quick", action="store_true", help="regular check, 1k and 10k objects, ~6 min (default)")
     group.add_argument("--full", action="store_true", help="more runs, 100k objects, cold setup")
     parser.add_argument("--cold", action="store_true", help="also time a cold make deploy on a fresh clone")
     parser.add_argument("--cold-runs", type=int, default=1, help="cold setups to time (default 1: minutes each)")
