@@ -2,10 +2,10 @@
 
 Environment:
 - EXECUTOR_TEST_LOCALSTACK_VENV: venv with localstack-core and this executor
-  (default /work/main/.venvs/localstack)
+  (default .venvs/localstack of this checkout)
 - EXECUTOR_TEST_PORT: gateway port (default 4610)
 - LAMBDA_LOCAL_PYTHON_RUNTIMES: runtime=interpreter pairs for the executor
-  (default python3.11=/work/main/.venvs/lambda-python3.11/bin/python)
+  (default python3.11=.venvs/lambda-python3.11/bin/python of this checkout)
 """
 
 import os

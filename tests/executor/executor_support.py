@@ -9,9 +9,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-DEFAULT_VENV = "/work/main/.venvs/localstack"
+# The environments that `make setup` builds in this checkout.
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_VENV = str(ROOT / ".venvs" / "localstack")
 DEFAULT_PORT = 4610
-DEFAULT_RUNTIMES = "python3.11=/work/main/.venvs/lambda-python3.11/bin/python"
+DEFAULT_RUNTIMES = f"python3.11={ROOT / '.venvs' / 'lambda-python3.11' / 'bin' / 'python'}"
 
 
 def _port_in_use(port: int) -> bool:

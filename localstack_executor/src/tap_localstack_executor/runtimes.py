@@ -1,7 +1,7 @@
 """Which interpreter runs which Lambda runtime, from LAMBDA_LOCAL_PYTHON_RUNTIMES.
 
 Format: comma-separated `runtime=interpreter` pairs, e.g.
-    python3.11=/work/main/.venvs/lambda-python3.11/bin/python
+    python3.11=/path/to/lambda-python3.11/bin/python
 The interpreter's environment must hold whatever the handlers import (boto3).
 """
 
