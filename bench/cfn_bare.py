@@ -5,6 +5,7 @@ import time
 from botocore.exceptions import ClientError
 
 from bench import aws, config
+from tests.support.aws import force_cleanup, wait_stack
 
 TEMPLATE = config.ROOT / "files" / "TapStack.yml"
 POLL_S = 0.5
@@ -27,11 +28,8 @@ def _arguments(env, logging):
 
 
 def _wait(cf, stack, want):
-    while True:
-        status = cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
-        if not status.endswith("_IN_PROGRESS"):
-            break
-        time.sleep(POLL_S)
+    found = wait_stack(cf, stack, timeout=3600, interval=POLL_S)
+    status = found and found["StackStatus"]
     if status != want:
         raise RuntimeError(f"bare baseline: {stack} ended {status}, not {want}")
 
@@ -65,15 +63,6 @@ def noop(cf, env):
 
 
 def reset(port, env):
-    """Delete the stack and its retained buckets, so that the next create starts from nothing."""
-    cf, s3 = aws.client("cloudformation", port), aws.client("s3", port)
-    stack = f"ebooks-storage-{env}"
-    try:
-        cf.delete_stack(StackName=stack)
-        while cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] != "DELETE_COMPLETE":
-            time.sleep(0.2)
-    except ClientError as e:
-        if "does not exist" not in str(e):
-            raise
-    for bucket in (f"ebooks-storage-{env}", f"ebooks-storage-logs-{env}"):
-        aws.purge_bucket(s3, bucket, delete_bucket=True)
+    """Delete the stack and what it retained (buckets, key alias; its key is scheduled for deletion), so that
+    the next create starts from nothing."""
+    force_cleanup(aws.clients(port), env)

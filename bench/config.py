@@ -1,9 +1,10 @@
 """Paths, ports, names and the run counts of each mode."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import environment
+
+ROOT = environment.ROOT
 RESULTS = ROOT / "bench" / "results"
 # Scratch space (logs, outputs, synthetic e-books); git ignores /bench/results/*.tmp.
 SCRATCH = RESULTS / "run.tmp"
@@ -16,17 +17,13 @@ MAIN_PORT, STARTUP_PORT, CLONE_PORT = 4680, 4681, 4682
 MAIN_STATE = ROOT / ".localstack" / "bench"
 STARTUP_STATE = ROOT / ".localstack" / "bench-startup"
 
-REGION = "us-east-1"
+REGION = environment.REGION
 ENV = "dev"
 STACK = f"ebooks-storage-{ENV}"
 BUCKET = f"ebooks-storage-{ENV}"
 MONITOR_FUNCTION = f"eBook-StorageMonitoring-{ENV}"
 # The bare boto3 baselines that need a stack of their own (update, no-op) use this environment.
 BARE_ENV = "test"
-# LocalStack takes any credentials; the inventory's dummy ones (a secret that never occurs in output:
-# Ansible masks every occurrence of a secret's value).
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack-dummy-secret",
-               "AWS_DEFAULT_REGION": REGION}
 
 # The monitor extrapolation: three years of a normal day's uploads.
 DAILY_UPLOADS = 3000

@@ -4,49 +4,19 @@ Sizes are scaled down for LocalStack (a day is then 190 MB, not 10 GB): log-unif
 the usual 0.5-20 MB, about 1/50 of real e-books; the file count is a real day's.
 """
 
-import io
 import json
 import math
 import random
-import struct
-import zipfile
 
 from bench import config
+from tests.support.ebooks import sized_epub, sized_mobi, sized_pdf
 
 MIN_KB, MAX_KB = 10, 200
 MIX = (("pdf", 0.5), ("epub", 0.35), ("mobi", 0.15))
 SEED = 20261129
 
 
-def _pdf(size, rng):
-    head, tail = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", b"\ntrailer\n<< >>\n%%EOF\n"
-    return head + rng.randbytes(max(0, size - len(head) - len(tail))) + tail
-
-
-def _epub(size, rng):
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w", zipfile.ZIP_STORED) as book:
-        book.writestr("mimetype", "application/epub+zip")
-        book.writestr("META-INF/container.xml", '<?xml version="1.0"?><container version="1.0"/>')
-        book.writestr("OEBPS/chapter.bin", rng.randbytes(max(0, size - 400)))
-    return data.getvalue()
-
-
-def _mobi(size, rng):
-    records = 2
-    table_end = 78 + 8 * records
-    first = table_end + 2
-    header = bytearray(78)
-    header[0:14] = b"synthetic-book"
-    header[60:68] = b"BOOKMOBI"
-    header[76:78] = struct.pack(">H", records)
-    table = b"".join(struct.pack(">II", offset, index) for index, offset in enumerate((first, first + 256)))
-    record0 = bytes(16) + b"MOBI" + bytes(236)
-    body = bytes(header) + table + b"\0\0" + record0
-    return body + rng.randbytes(max(16, size - len(body)))
-
-
-MAKERS = {"pdf": _pdf, "epub": _epub, "mobi": _mobi}
+MAKERS = {"pdf": sized_pdf, "epub": sized_epub, "mobi": sized_mobi}
 
 
 def make_day(count, folder=None):

@@ -7,30 +7,22 @@ whatever happens (bench/run calls it on exit).
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 from bench import aws, config, procs
+from tests.support.localstack import LAUNCHER, answers, host_mode_environment, is_zombie, port_open, runs_localstack
 
 REGISTRY = config.SCRATCH / "started.json"
 
 
 def healthy(port):
-    try:
-        url = f"{aws.endpoint(port)}/_localstack/health"  # always http://localhost:<port>
-        with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310
-            return answer.status == 200
-    except OSError:
-        return False
+    return answers(aws.endpoint(port), timeout=1)  # always http://localhost:<port>
 
 
 def port_in_use(port):
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+    return port_open(port, timeout=0.5)
 
 
 def _register(port, state_dir, root=config.ROOT):
@@ -64,11 +56,6 @@ def role_stop(port, state_dir, root=config.ROOT, check=True):
     return seconds
 
 
-# What the role's start_host.yml runs, and what its stop recognises.
-LAUNCHER = "tap_localstack_executor.launch"
-MARKERS = (b"localstack.runtime.main", LAUNCHER.encode())
-
-
 def raw_start(port, state_dir):
     """The baseline: the role's command and settings (start_host.yml, defaults/main.yml) without Ansible,
     health polled every 0.1 s; returns start-to-healthy seconds."""
@@ -76,12 +63,8 @@ def raw_start(port, state_dir):
         raise RuntimeError(f"port {port} is in use; cannot time a start-up there")
     state_dir = Path(state_dir)
     (state_dir / "tmp").mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.update({
-        "LAMBDA_RUNTIME_EXECUTOR": "local-python",
-        "LAMBDA_LOCAL_PYTHON_RUNTIMES": f"python3.11={config.LAMBDA_PYTHON}",
-        "S3_SKIP_KMS_KEY_VALIDATION": "0", "SKIP_SSL_CERT_DOWNLOAD": "1", "DNS_ADDRESS": "0",
-        "DISABLE_EVENTS": "1", "GATEWAY_LISTEN": f"localhost:{port}", "TMPDIR": str(state_dir / "tmp"),
+    env = host_mode_environment(f"localhost:{port}", f"python3.11={config.LAMBDA_PYTHON}", state_dir / "tmp", extra={
+        "S3_SKIP_KMS_KEY_VALIDATION": "0",
         "TAP_S3_STORAGE_DIR": str(state_dir / "s3"),  # never the machine-wide /tmp/localstack-s3-storage
     })
     _register(port, state_dir)
@@ -116,23 +99,12 @@ def raw_stop(state_dir):
             time.sleep(0.1)
         if _is_localstack(pid):
             os.killpg(pid, signal.SIGKILL)
-    elif Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
+    elif Path(f"/proc/{pid}").exists() and not is_zombie(pid):
         print(f"[bench] pid {pid} of {pid_file} is not LocalStack: left alone", flush=True)
         return
     pid_file.unlink(missing_ok=True)
 
 
-def _is_zombie(pid):
-    """A zombie (state Z) has exited; our Popen has not reaped it yet."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def _is_localstack(pid):
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return any(marker in cmdline for marker in MARKERS) and not _is_zombie(pid)
+    """LocalStack (the role's stop recognises the same command lines), and not a zombie our Popen has not reaped."""
+    return runs_localstack(pid) and not is_zombie(pid)

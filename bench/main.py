@@ -10,10 +10,13 @@ import traceback
 from datetime import UTC, datetime
 
 from bench import (about, analysis, aws, cleanup, config, deploy_run, extrapolate, localstack_ctl, measure,
-                   phase_deploy, phase_lambda, phase_monitor, phase_setup, phase_startup, phase_upload, phase_verify,
-                   report)
+                   phase_deploy, phase_lambda, phase_make_test, phase_monitor, phase_setup, phase_startup, phase_upload,
+                   phase_verify, report)
+from tests.support.aws import describe_stack
 
-PHASES = ("startup", "deploy", "verify", "lambda", "monitor", "upload", "cold")
+PHASES = ("startup", "deploy", "verify", "lambda", "monitor", "upload", "cold", "maketest")
+# Phases that take many minutes: only with --full or when named.
+LONG_PHASES = {"cold", "maketest"}
 
 
 def _arguments(argv):
@@ -30,8 +33,7 @@ def _arguments(argv):
     if args.runs:
         mode = dataclasses.replace(mode, runs=args.runs, heavy_runs=args.runs, startup_runs=args.runs,
                                    upload_runs=args.runs)
-    phases = set(args.only.split(",")) if args.only else set(PHASES) - ({"cold"} if not (mode.cold or args.cold)
-                                                                          else set())
+    phases = set(args.only.split(",")) if args.only else set(PHASES) - (set() if mode.cold else LONG_PHASES)
     if args.cold:
         phases.add("cold")
     if unknown := phases - set(PHASES):
@@ -41,9 +43,7 @@ def _arguments(argv):
 
 def _ensure_stack(port):
     """Later phases need the dev stack: deploy it (untimed) when the deploy phase did not run."""
-    cf = aws.client("cloudformation", port)
-    live = [s["StackName"] for s in cf.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
-    if config.STACK not in live:
+    if describe_stack(aws.client("cloudformation", port), config.STACK) is None:
         measure.say("Deploy", "deploying the dev stack for the later phases (not timed)")
         deploy_run.run(port, "deploy-fixture")
 
@@ -61,9 +61,11 @@ def _run_phases(mode, phases, args, results):
             (config.SCRATCH / "logs" / f"error-{name}.txt").write_text(traceback.format_exc())
             return None
 
-    measure.say("LocalStack", f"starting the bench LocalStack on :{port} (playbooks/localstack.yml)")
-    main_start = localstack_ctl.role_start(port, config.MAIN_STATE, name="localstack-main")
-    measure.say("LocalStack", f"healthy after {main_start:.1f} s")
+    needs_localstack = bool(phases - {"maketest"})
+    if needs_localstack:
+        measure.say("LocalStack", f"starting the bench LocalStack on :{port} (playbooks/localstack.yml)")
+        main_start = localstack_ctl.role_start(port, config.MAIN_STATE, name="localstack-main")
+        measure.say("LocalStack", f"healthy after {main_start:.1f} s")
     if "startup" in phases:
         figures.append(attempt("startup", phase_startup.startup, mode, main_start))
     warm = None
@@ -91,10 +93,13 @@ def _run_phases(mode, phases, args, results):
         attempt("deploy", _ensure_stack, port)
         one = dataclasses.replace(mode, heavy_runs=1)
         warm = (attempt("deploy", phase_deploy.unchanged_and_warm, one, port) or [None, None])[1]
-    measure.say("LocalStack", "stopping the bench LocalStack (playbooks/localstack.yml)")
-    localstack_ctl.role_stop(port, config.MAIN_STATE, check=False)
+    if needs_localstack:
+        measure.say("LocalStack", "stopping the bench LocalStack (playbooks/localstack.yml)")
+        localstack_ctl.role_stop(port, config.MAIN_STATE, check=False)
     if "cold" in phases and warm:
         figures.append(attempt("cold", phase_setup.cold, args.cold_runs, warm))
+    if "maketest" in phases:  # alone on the machine: the runner starts LocalStacks of its own
+        figures.extend(attempt("maketest", phase_make_test.make_test, 1) or [])
     results["figures"] = [f for f in figures if f]
     results["analysis"] = analysis.derive(results["figures"])
 

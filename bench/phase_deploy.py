@@ -1,6 +1,7 @@
 """Deploy figures: create, unchanged re-run, update (logging toggled), warm `make deploy`; against bare boto3."""
 
 from bench import aws, cfn_bare, config, deploy_run, localstack_ctl, measure, procs
+from tests.support.aws import describe_stack, stack_name
 
 SECTION = "Deploy"
 
@@ -29,8 +30,7 @@ def create(mode, port):
 def ensure_bare_stack(port):
     """The bare baselines' own stack (no-op and update), created once, logging on."""
     cf = aws.client("cloudformation", port)
-    stacks = [s["StackName"] for s in cf.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
-    if f"ebooks-storage-{config.BARE_ENV}" not in stacks:
+    if describe_stack(cf, stack_name(config.BARE_ENV)) is None:
         cfn_bare.reset(port, config.BARE_ENV)
         cfn_bare.create(cf, config.BARE_ENV)
 

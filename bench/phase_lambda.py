@@ -4,30 +4,20 @@ Baselines: cold against starting python3.11 and importing boto3 (what any cold s
 warm against one bare LocalStack API round trip (GetFunction).
 """
 
-import io
-import json
 import subprocess
 import time
-import zipfile
 
 from bench import aws, config, measure
+from tests.support.aws import invoke, wait_for_function, zip_source
 
 SECTION = "Lambda"
 HANDLER = b"import boto3\n\n\ndef handler(event, context):\n    return {'ok': True, 'boto3': boto3.__version__}\n"
 WARM_CALLS = 5
 
 
-def _zip():
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w") as archive:
-        archive.writestr("index.py", HANDLER)
-    return data.getvalue()
-
-
 def _invoke(lam, name):
     started = time.perf_counter()
-    answer = lam.invoke(FunctionName=name, Payload=b"{}")
-    payload = json.loads(answer["Payload"].read())
+    answer, payload = invoke(lam, name)
     seconds = time.perf_counter() - started
     if answer.get("FunctionError"):
         raise RuntimeError(f"{name} failed: {payload}")
@@ -35,11 +25,9 @@ def _invoke(lam, name):
 
 
 def _wait_active(lam, name):
-    deadline = time.monotonic() + 60
-    while (state := lam.get_function_configuration(FunctionName=name).get("State")) != "Active":
-        if state == "Failed" or time.monotonic() > deadline:
-            raise RuntimeError(f"function {name} is {state}, not Active")
-        time.sleep(0.1)
+    state = wait_for_function(lam, name, timeout=60, interval=0.1).get("State")
+    if state != "Active":
+        raise RuntimeError(f"function {name} is {state}, not Active")
 
 
 def _python_import_boto3():
@@ -54,7 +42,7 @@ def invocations(mode, port):
     for i in range(mode.runs):
         name = f"bench-lambda-{int(time.time())}-{i}"
         lam.create_function(FunctionName=name, Runtime="python3.11", Handler="index.handler",
-                            Role="arn:aws:iam::000000000000:role/bench-lambda", Code={"ZipFile": _zip()},
+                            Role="arn:aws:iam::000000000000:role/bench-lambda", Code={"ZipFile": zip_source(HANDLER)},
                             Timeout=30, MemorySize=128)
         _wait_active(lam, name)
         cold.append(_invoke(lam, name))

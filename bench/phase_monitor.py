@@ -1,18 +1,17 @@
 """The monitor at 1k/10k(/100k) objects against a bare paginated ListObjectVersions of the same bucket."""
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench import aws, config, measure, s3_load
+from tests.support.aws import invoke, purge_bucket
 
 SECTION = "Monitor"
 
 
 def _invoke(lam):
     started = time.perf_counter()
-    answer = lam.invoke(FunctionName=config.MONITOR_FUNCTION, Payload=json.dumps({"source": "bench"}).encode())
-    report = json.loads(answer["Payload"].read())
+    answer, report = invoke(lam, config.MONITOR_FUNCTION, {"source": "bench"})
     seconds = time.perf_counter() - started
     if answer.get("FunctionError"):
         raise RuntimeError(f"the monitor failed: {report}")
@@ -41,7 +40,7 @@ def _bare_heads(s3, count):
 def monitor(mode, port):
     lam = aws.client("lambda", port, read_timeout=900, attempts=1)  # an invoke is never retried
     s3 = aws.client("s3", port, pool=config.MONITOR_HEAD_WORKERS + 4)
-    aws.purge_bucket(s3, config.BUCKET, prefix=s3_load.PREFIX)
+    purge_bucket(s3, config.BUCKET, prefix=s3_load.PREFIX, delete_bucket=False)
     figures, loaded, per_head, load_rates = [], 0, None, {}
     for n, size in enumerate(mode.monitor_sizes):
         measure.say(SECTION, f"loading {size - loaded:,} objects (to {size:,})")

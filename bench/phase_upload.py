@@ -5,6 +5,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench import ansible_json, aws, config, ebook_files, measure, procs
+from tests.support.aws import describe_stack, purge_bucket, stack_outputs
 
 SECTION = "Upload"
 PREFIX = "bench-upload"
@@ -48,10 +49,9 @@ def _bare_head(s3, folder, prefix):
 def upload(mode, port):
     folder, size = ebook_files.make_day(mode.upload_files)
     measure.say(SECTION, f"{mode.upload_files:,} synthetic e-books, {size / 1e6:.0f} MB, in {folder.name}")
-    outputs = aws.client("cloudformation", port).describe_stacks(StackName=config.STACK)["Stacks"][0]["Outputs"]
-    key_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "EncryptionKeyArn")
+    key_arn = stack_outputs(describe_stack(aws.client("cloudformation", port), config.STACK))["EncryptionKeyArn"]
     s3 = aws.client("s3", port, pool=config.UPLOAD_CONCURRENCY + 4)
-    aws.purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/")
+    purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/", delete_bucket=False)
     walls, modules, bare, reruns, rerun_modules, rerun_bare = [], [], [], [], [], []
     for i in range(mode.upload_runs):
         wall, module_s, summary = _playbook(port, folder, f"{PREFIX}/ansible-{i + 1}", f"upload-{i + 1}")
@@ -70,8 +70,8 @@ def upload(mode, port):
         rerun_bare.append(_bare_head(s3, folder, f"{PREFIX}/ansible-1"))
         measure.say(SECTION, f"{i + 1}/{mode.upload_runs}: re-run (all skipped) {wall:.1f} s "
                     f"(module {module_s:.1f} s); bare head_object x{config.UPLOAD_CONCURRENCY} {rerun_bare[-1]:.1f} s")
-        aws.purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/bare-{i + 1}/")  # bodies pile up on disk
-    aws.purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/")
+        purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/bare-{i + 1}/", delete_bucket=False)  # bodies pile up
+    purge_bucket(s3, config.BUCKET, prefix=f"{PREFIX}/", delete_bucket=False)
     files_per_s = mode.upload_files / measure.median(walls)
     return (
         measure.figure("upload.day", SECTION, f"{mode.upload_files:,} e-books via playbooks/upload.yml", walls,

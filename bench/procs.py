@@ -1,15 +1,15 @@
 """Run the project's commands with the controller environment; keep each command's output in a log."""
 
-import itertools
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
 
 from bench import config
+from tests.support.ansible_runs import LogFiles
+from tests.support.environment import ansible_environment
 
-_counter = itertools.count(1)
+_LOGS = LogFiles(config.SCRATCH / "logs")
 
 
 class CommandFailed(RuntimeError):
@@ -17,32 +17,19 @@ class CommandFailed(RuntimeError):
 
 
 def ansible_env(endpoint, root=config.ROOT, jsonl=True):
-    """Environment for ansible-playbook / ansible from `root`'s .venv against `endpoint`."""
-    env = dict(os.environ)
-    env.update(config.CREDENTIALS)
-    env.update({
-        "PATH": f"{root / '.venv' / 'bin'}:{env.get('PATH', '')}",
-        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PYTHONWARNINGS": "ignore::DeprecationWarning",
-    })
-    if endpoint:
-        env["LOCALSTACK_ENDPOINT"] = endpoint
-    else:
-        env.pop("LOCALSTACK_ENDPOINT", None)
+    """Environment for ansible-playbook / ansible from `root`'s .venv against `endpoint` (none: LOCALSTACK_ENDPOINT
+    unset); the tests' one (tests.support.environment): dummy credentials, the caller's AWS settings dropped."""
+    extra = {"PYTHONWARNINGS": "ignore::DeprecationWarning"}
     if jsonl:
         # One JSON line per task, with its start and end: the per-task breakdown.
-        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.jsonl"
-        env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"  # also for ad-hoc `ansible`
-    return env
+        extra["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.jsonl"
+        extra["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"  # also for ad-hoc `ansible`
+    return ansible_environment(endpoint, root=root, bindir=root / ".venv" / "bin", extra=extra)
 
 
 def run(cmd, name, env=None, cwd=config.ROOT, check=True):
     """Run `cmd`; returns (seconds, stdout). Output goes to run.tmp/logs/NNN-name.log."""
-    logs = config.SCRATCH / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"{next(_counter):03d}-{name}.log"
+    log = _LOGS.path(name)
     started = time.perf_counter()
     proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
@@ -55,9 +42,7 @@ def run(cmd, name, env=None, cwd=config.ROOT, check=True):
 
 def run_stamped(cmd, name, env=None, cwd=config.ROOT):
     """Run `cmd` (stderr into stdout); returns (seconds, [(seconds since start, line)]) for per-step timing."""
-    logs = config.SCRATCH / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"{next(_counter):03d}-{name}.log"
+    log = _LOGS.path(name)
     started = time.perf_counter()
     lines = []
     with subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -10,15 +10,16 @@ Environment:
 
 import os
 
-import boto3
 import pytest
-from executor_aws import REGION, ROLE_ARN, unique_name, wait_for_state, zip_source
+from executor_aws import ROLE_ARN, unique_name
 from executor_support import (
     DEFAULT_PORT,
     DEFAULT_RUNTIMES,
     DEFAULT_VENV,
     LocalStackServer,
 )
+
+from tests.support.aws import Clients, wait_for_function, zip_source
 
 
 def pytest_configure(config):
@@ -47,13 +48,8 @@ def localstack(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def aws(localstack):
-    """aws("lambda") -> a boto3 client for the test LocalStack."""
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
-
-    def client(service):
-        return session.client(service, endpoint_url=localstack.endpoint)
-
-    return client
+    """aws("lambda") -> a boto3 client for the test LocalStack (dummy credentials, us-east-1)."""
+    return Clients(localstack.endpoint)
 
 
 @pytest.fixture
@@ -71,7 +67,7 @@ def create_function(aws):
         }
         params.update(kwargs)
         lambda_client.create_function(FunctionName=name, Code={"ZipFile": zip_source(source, filename)}, **params)
-        config = wait_for_state(lambda_client, name)
+        config = wait_for_function(lambda_client, name)
         return name, config
 
     return create

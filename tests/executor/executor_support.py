@@ -3,37 +3,17 @@
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
+from tests.support.environment import ROOT, without_aws_settings
+from tests.support.localstack import answers, host_mode_environment, port_open, processes_in
+
 # The environments that `make setup` builds in this checkout.
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_VENV = str(ROOT / ".venvs" / "localstack")
 DEFAULT_PORT = 4610
 DEFAULT_RUNTIMES = f"python3.11={ROOT / '.venvs' / 'lambda-python3.11' / 'bin' / 'python'}"
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _processes_under(directory: Path) -> list[int]:
-    """Pids whose working directory lies under `directory` (the workers run in the code folder)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd.startswith(str(directory)):
-            found.append(int(entry.name))
-    return found
 
 
 class LocalStackServer:
@@ -48,21 +28,10 @@ class LocalStackServer:
         self.startup_seconds: float | None = None
 
     def environment(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-        env.update(
-            GATEWAY_LISTEN=f"127.0.0.1:{self.port}",
-            LAMBDA_RUNTIME_EXECUTOR="local-python",
-            LAMBDA_LOCAL_PYTHON_RUNTIMES=self.runtimes,
-            # Unpacked code, executor logs and state stay in this run's folder.
-            TMPDIR=str(self.data_dir),
-            LOCALSTACK_VOLUME_DIR=str(self.data_dir / "volume"),
-            # No port-53 DNS server (it would clash with other LocalStacks),
-            # no analytics, no certificate download: nothing goes to the internet.
-            DNS_ADDRESS="0",
-            DISABLE_EVENTS="1",
-            SKIP_SSL_CERT_DOWNLOAD="1",
-        )
-        return env
+        # Unpacked code, executor logs and state stay in this run's folder; no AWS_* setting of the caller.
+        return host_mode_environment(f"127.0.0.1:{self.port}", self.runtimes, self.data_dir,
+                                     base=without_aws_settings(every_aws_variable=True),
+                                     extra={"LOCALSTACK_VOLUME_DIR": str(self.data_dir / "volume")})
 
     def start(self, timeout: float = 120) -> None:
         if not self.python.exists():
@@ -70,7 +39,7 @@ class LocalStackServer:
                 f"No LocalStack interpreter at {self.python}; set EXECUTOR_TEST_LOCALSTACK_VENV "
                 "to a venv with localstack-core and tap-localstack-executor installed"
             )
-        if _port_in_use(self.port):
+        if port_open(self.port):
             raise RuntimeError(f"Port {self.port} is already in use; set EXECUTOR_TEST_PORT to a free port")
         started = time.monotonic()
         with open(self.log_path, "wb") as log_file:
@@ -85,19 +54,12 @@ class LocalStackServer:
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"LocalStack exited early:\n{self.log_tail()}")
-            if self._healthy():
+            if answers(self.endpoint, timeout=2):
                 self.startup_seconds = time.monotonic() - started
                 return
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"LocalStack not healthy within {timeout} s:\n{self.log_tail()}")
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.endpoint}/_localstack/health", timeout=2) as rsp:
-                return rsp.status == 200
-        except OSError:
-            return False
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -115,7 +77,7 @@ class LocalStackServer:
         """Processes this run left behind, after waiting up to `wait` seconds for them to go."""
         deadline = time.monotonic() + wait
         while True:
-            strays = _processes_under(self.data_dir)
+            strays = processes_in(self.data_dir, below=True)  # the workers run in the code folder
             if not strays or time.monotonic() > deadline:
                 return strays
             time.sleep(0.5)

@@ -2,8 +2,10 @@
 
 import os
 
-from executor_aws import invoke, wait_until
+from executor_aws import wait_until
 from executor_handlers import PROBE
+
+from tests.support.aws import invoke
 
 
 def _alive(pid: int) -> bool:

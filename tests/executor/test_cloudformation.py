@@ -2,7 +2,9 @@
 
 import json
 
-from executor_aws import invoke, unique_name, wait_until
+from executor_aws import unique_name, wait_until
+
+from tests.support.aws import invoke
 
 HANDLER = """
 import os

@@ -2,8 +2,9 @@
 
 import time
 
-from executor_aws import invoke
 from executor_handlers import IMPORT_FAILS, PROBE
+
+from tests.support.aws import invoke
 
 
 def test_sync_invoke_returns_handler_result_and_context(aws, create_function):

@@ -3,8 +3,10 @@
 import base64
 import uuid
 
-from executor_aws import invoke, wait_until
+from executor_aws import wait_until
 from executor_handlers import PROBE
+
+from tests.support.aws import invoke
 
 
 def test_output_reaches_cloudwatch_logs(aws, create_function):

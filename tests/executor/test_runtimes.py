@@ -4,8 +4,10 @@ import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
-from executor_aws import ROLE_ARN, unique_name, wait_for_state, zip_source
+from executor_aws import ROLE_ARN, unique_name
 from executor_handlers import NODE, PROBE
+
+from tests.support.aws import wait_for_function, zip_source
 
 
 def test_plugin_is_registered_with_localstack(localstack):
@@ -37,7 +39,7 @@ def test_unservable_runtime_fails_clearly(aws, runtime, handler, source, filenam
         Code={"ZipFile": zip_source(source, filename)},
     )
 
-    config = wait_for_state(lambda_client, name)
+    config = wait_for_function(lambda_client, name)
 
     assert config["State"] == "Failed"
     assert runtime in config["StateReason"]

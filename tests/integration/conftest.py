@@ -11,26 +11,16 @@ the Molecule scenarios that run next find a clean LocalStack.
 
 from __future__ import annotations
 
-import os
-import urllib.error
-import urllib.request
-
 import pytest
-from itest_support import (
-    ENVIRONMENTS,
-    Aws,
-    PlaybookRunner,
-    describe_stack,
-    force_cleanup,
-    inventory,
-    leftovers,
-    stack_name,
-)
+from itest_support import PlaybookRunner, inventory
+
+from tests.support.aws import ENVIRONMENTS, Clients, describe_stack, force_cleanup, leftovers, stack_name
+from tests.support.localstack import endpoint_from_environment, health_error
 
 
 @pytest.fixture(scope="session")
 def localstack_endpoint():
-    endpoint = (os.environ.get("LOCALSTACK_ENDPOINT") or "").rstrip("/")
+    endpoint = endpoint_from_environment()
     if not endpoint:
         pytest.fail(
             "LOCALSTACK_ENDPOINT is not set. The integration tests need a running LocalStack: run "
@@ -40,11 +30,9 @@ def localstack_endpoint():
             "`LOCALSTACK_ENDPOINT=http://localhost:4660 python -m pytest tests/integration`.",
             pytrace=False,
         )
-    try:
-        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=10) as reply:  # noqa: S310
-            reply.read()
-    except (urllib.error.URLError, OSError) as exc:
-        pytest.fail(f"LOCALSTACK_ENDPOINT={endpoint} does not answer ({exc}): start LocalStack first.",
+    problem = health_error(endpoint, timeout=10)
+    if problem:
+        pytest.fail(f"LOCALSTACK_ENDPOINT={endpoint} does not answer ({problem}): start LocalStack first.",
                     pytrace=False)
     return endpoint
 
@@ -55,7 +43,7 @@ def clean_localstack(localstack_endpoint):
 
     The tests tear down dev and test with purge: on a LocalStack with someone's dev stack they would delete it.
     """
-    aws = Aws(localstack_endpoint)
+    aws = Clients(localstack_endpoint, read_timeout=120)
     found = leftovers(aws)
     if found:
         pytest.fail(f"LocalStack {localstack_endpoint} already holds {', '.join(found)}. The integration tests "

@@ -13,19 +13,19 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from itest_support import (
-    ROOT,
+
+from tests.support.aws import (
     bucket_exists,
     bucket_versions,
     describe_stack,
     key_state,
     purge_bucket,
     retire_key,
-    sample_epub,
-    sample_pdf,
     stack_outputs,
     wait_stack,
 )
+from tests.support.ebooks import sample_epub, sample_pdf
+from tests.support.environment import ROOT
 
 STACK = "ebooks-storage-dev"
 DATA_BUCKET = "ebooks-storage-dev"

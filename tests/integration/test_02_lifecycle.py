@@ -12,19 +12,20 @@ import json
 import uuid
 
 import pytest
-from itest_support import (
+
+from tests.support.aws import (
     bucket_exists,
     bucket_versions,
     describe_stack,
     key_state,
     purge_bucket,
-    sample_mobi,
-    sample_pdf,
     stack_name,
     stack_outputs,
     stack_parameters,
     wait_stack,
 )
+from tests.support.ebooks import sample_mobi, sample_pdf
+from tests.support.environment import DUMMY_CREDENTIALS
 
 ENVS = ("dev", "test")
 
@@ -219,7 +220,7 @@ def test_teardown_of_prod_refused_before_any_change(prod_lookalike, run_playbook
     result = run_playbook("playbooks/teardown.yml", "inventories/prod", extra_vars={
         # LocalStack instead of AWS, and dummy credentials: this run cannot reach an AWS account.
         "ebook_stack_endpoint_url": localstack_endpoint,
-        "ebook_stack_aws_env": {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack-dummy-secret"},
+        "ebook_stack_aws_env": DUMMY_CREDENTIALS,
         "ebook_stack_purge_data": True,
     })
     assert result.rc != 0, f"prod teardown was not refused:\n{result.describe()}"

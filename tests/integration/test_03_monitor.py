@@ -13,16 +13,10 @@ import time
 import uuid
 
 import pytest
-from itest_support import (
-    Mailbox,
-    bucket_versions,
-    describe_stack,
-    sample_epub,
-    sample_mobi,
-    sample_pdf,
-    sns_message_json,
-    stack_outputs,
-)
+
+from tests.support.aws import bucket_versions, describe_stack, stack_outputs
+from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf
+from tests.support.mailbox import Mailbox, sns_message_json
 
 FAILURE_WAIT_S = 60
 

@@ -12,7 +12,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from itest_support import delete_alias, retire_key, stack_snapshot
+
+from tests.support.aws import delete_alias, retire_key, stack_snapshot
 
 SUFFIX = uuid.uuid4().hex[:8]
 MISSING_ALIAS = f"alias/itest-missing-{SUFFIX}"

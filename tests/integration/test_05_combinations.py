@@ -10,18 +10,19 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from itest_support import (
-    REGION,
+
+from tests.support.aws import (
     bucket_exists,
     delete_alias,
     describe_stack,
     key_state,
     retire_key,
-    sample_epub,
     stack_name,
     stack_outputs,
     stack_parameters,
 )
+from tests.support.ebooks import sample_epub
+from tests.support.environment import REGION
 
 ALIAS = f"alias/itest-external-{uuid.uuid4().hex[:8]}"
 BUCKET = "ebooks-storage-test"

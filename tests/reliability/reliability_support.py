@@ -1,59 +1,41 @@
-"""Plumbing of the reliability (fault) tests: real ansible runs, real LocalStacks, e-books and their digests.
+"""Plumbing of the reliability (fault) tests: the streamed ansible runner, a LocalStack of their own, a proxy
+that plays AWS's part, stacks failed on purpose, and e-books with their digests (the ledger).
 
 Nothing here is mocked. ``ansible-playbook`` runs with ``-v`` and one JSON line per task result
 (``ANSIBLE_CALLBACK_RESULT_FORMAT=json``), streamed, so that a test can act at a precise point of a run
 (kill LocalStack when the CloudFormation task starts) and still read every task result afterwards.
+What other suites use too (clients, stacks, buckets, keys, clean-up, sample e-books, the run's environment)
+lives in tests/support.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import http.server
-import io
-import itertools
 import json
 import os
 import re
 import signal
-import socket
-import struct
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
-# LocalStack accepts any credentials. Not "test": no_log would mask every "test" in the output.
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localstack", "AWS_SECRET_ACCESS_KEY": "localstack-dummy-secret"}
-# Everything in the caller's shell that could select credentials or a real AWS account.
-AWS_ENV_TO_DROP = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                   "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                   "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
-                   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+from tests.support.ansible_runs import LogFiles, failed_checks, flatten
+from tests.support.aws import client, describe_stack, error_code, stack_name, stack_parameters, wait_stack
+from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf, sha256
+from tests.support.environment import DUMMY_CREDENTIALS, ROOT, ansible_environment, controller_command
+from tests.support.localstack import answers, port_open, processes_in, runs_localstack
+
 TRACEBACK = "Traceback (most recent call last)"
 ROLE_PREFIX = "tap.ebook_storage.ebook_stack : "
-
-
-def stack_name(env):
-    return f"ebooks-storage-{env}"
-
-
-def error_code(exc):
-    return (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
 
 
 # --------------------------------------------------------------------------- ansible runs
@@ -96,18 +78,18 @@ class Run:
 
     def failure_text(self):
         """The messages of the failed tasks: what a user reads as the reason."""
-        return "\n".join(_flatten(r.data.get("msg")) for r in self.failures())
+        return "\n".join(flatten(r.data.get("msg")) for r in self.failures())
 
     def messages(self):
         """Every msg of the run (debug output included) plus the raw output."""
-        return "\n".join([_flatten(r.data.get("msg")) for r in self.results if r.data.get("msg")] + [self.output])
+        return "\n".join([flatten(r.data.get("msg")) for r in self.results if r.data.get("msg")] + [self.output])
 
     def verification(self):
         found = [r for r in self.results if r.task.startswith("Verify the live state of") and "checks" in r.data]
         return found[-1].data if found else None
 
     def failed_checks(self):
-        return [c["id"] for c in (self.verification() or {}).get("checks", []) if c["status"] == "failed"]
+        return failed_checks(self.verification())
 
     def has_traceback(self):
         return TRACEBACK in self.output
@@ -115,23 +97,13 @@ class Run:
     def describe(self):
         timing = f"rc={self.rc} in {self.seconds:.1f} s" + (" (TIMED OUT)" if self.timed_out else "")
         lines = [f"$ {' '.join(self.cmd)}", timing]
-        lines += [f"failed task [{r.task}]: {_flatten(r.data.get('msg'))[:1500]}" for r in self.failures()]
+        lines += [f"failed task [{r.task}]: {flatten(r.data.get('msg'))[:1500]}" for r in self.failures()]
         if self.failed_checks():
             lines.append(f"failed verification checks: {self.failed_checks()}")
         if not self.failures():
             lines.append("last output: " + self.output[-1500:])
         lines.append(f"full output: {self.log}")
         return "\n".join(lines)
-
-
-def _flatten(value):
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        return "\n".join(_flatten(v) for v in value)
-    return json.dumps(value, default=str)
 
 
 _TASK = re.compile(r"^TASK \[(?P<name>.*)\] \**$")
@@ -257,44 +229,23 @@ class Running:
 
 
 class Ansible:
-    """Runs ``ansible-playbook`` and ``ansible`` of the controller environment from the collection root."""
+    """Runs ``ansible-playbook`` of the controller environment from the collection root."""
 
     def __init__(self, log_dir, outputs_dir):
         self.log_dir = Path(log_dir)
         self.outputs_dir = Path(outputs_dir)
-        self._numbers = itertools.count(1)
-        self._lock = threading.Lock()
-        bindir = Path(sys.executable).parent
-        self.playbook_bin = str(bindir / "ansible-playbook") if (bindir / "ansible-playbook").exists() \
-            else "ansible-playbook"
-        self.adhoc_bin = str(bindir / "ansible") if (bindir / "ansible").exists() else "ansible"
+        self._logs = LogFiles(self.log_dir)
+        self.playbook_bin = controller_command("ansible-playbook")
 
     def environment(self, endpoint=None, credentials=True, extra=None):
-        """The environment of a run: no AWS settings of the caller's shell; LocalStack's dummy credentials."""
-        env = {k: v for k, v in os.environ.items() if k not in AWS_ENV_TO_DROP and k != "LOCALSTACK_ENDPOINT"}
-        if credentials:
-            env.update(DUMMY_CREDENTIALS)
-        env.update({
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "PYTHONUNBUFFERED": "1",
-            "AWS_DEFAULT_REGION": REGION,
-            # Nothing may look for instance credentials (a network call that is not LocalStack).
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        })
-        if endpoint:
-            env["LOCALSTACK_ENDPOINT"] = endpoint
-        env.update(extra or {})
-        return env
+        """The environment of a run: no AWS settings of the caller's shell; LocalStack's dummy credentials;
+        one JSON line per task result, unbuffered (read as it comes)."""
+        return ansible_environment(endpoint, credentials=credentials,
+                                   extra={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "PYTHONUNBUFFERED": "1",
+                                          **(extra or {})})
 
     def _log(self, label):
-        with self._lock:
-            number = next(self._numbers)
-        return self.log_dir / f"{number:03d}-{re.sub(r'[^A-Za-z0-9]+', '-', label).strip('-')}.log"
+        return self._logs.path(label)
 
     def start(self, playbook, inventory, extra_vars=None, *, endpoint=None, credentials=True, env=None,
               on_line=None, label=None):
@@ -307,165 +258,6 @@ class Ansible:
     def playbook(self, playbook, inventory, extra_vars=None, *, timeout=600, **kwargs):
         return self.start(playbook, inventory, extra_vars, **kwargs).wait(timeout)
 
-    def adhoc(self, module, args, *, endpoint=None, credentials=False, timeout=120):
-        cmd = [self.adhoc_bin, "localhost", "-m", module, "-a", args]
-        log = self._log(f"adhoc-{module.rsplit('.', 1)[-1]}")
-        started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=self.environment(endpoint, credentials), capture_output=True,
-                              text=True, timeout=timeout, check=False)
-        output = proc.stdout + proc.stderr
-        log.write_text(f"$ {' '.join(cmd)}\n{output}", encoding="utf-8")
-        return Run(cmd=cmd, rc=proc.returncode, output=output, seconds=time.monotonic() - started, log=log)
-
-
-# --------------------------------------------------------------------------- AWS clients, stacks, clean-up
-
-
-def aws(endpoint, service):
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                        config=Config(connect_timeout=5, read_timeout=60,
-                                      retries={"max_attempts": 3, "mode": "standard"},
-                                      s3={"addressing_style": "path"}))
-
-
-def answers(endpoint, timeout=3):
-    try:
-        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=timeout) as reply:  # noqa: S310
-            reply.read()
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def describe_stack(cfn, name):
-    """The stack (not deleted), or None."""
-    try:
-        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            return None
-        raise
-    stack = stacks[0] if stacks else None
-    if stack is None or stack["StackStatus"] == "DELETE_COMPLETE":
-        return None
-    return stack
-
-
-def wait_stack(cfn, name, timeout=180):
-    """Poll until the stack is not *_IN_PROGRESS; the stack, or None once it is gone."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stack = describe_stack(cfn, name)
-        if stack is None or not stack["StackStatus"].endswith("_IN_PROGRESS"):
-            return stack
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} still {stack['StackStatus']} after {timeout} s")
-        time.sleep(0.5)
-
-
-def wait_settled(cfn, name, quiet=3.0, timeout=120):
-    """Wait until the stack is not *_IN_PROGRESS and has not changed for ``quiet`` seconds.
-
-    After a paused LocalStack resumes, it still serves the requests that reached it while it was paused
-    (an UpdateStack of the run that gave up, botocore's retries of it): let them land before going on.
-    """
-    deadline = time.monotonic() + timeout
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        stack = describe_stack(cfn, name)
-        seen = stack and (stack["StackStatus"], str(stack.get("LastUpdatedTime")), event_count(cfn, name))
-        if seen != last:
-            last, since = seen, time.monotonic()
-        elif time.monotonic() - since >= quiet and not (stack and stack["StackStatus"].endswith("_IN_PROGRESS")):
-            return stack
-        time.sleep(0.5)
-    raise AssertionError(f"{name} did not settle within {timeout} s: {last}")
-
-
-def outputs(stack):
-    return {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
-
-
-def parameters(stack):
-    return {p["ParameterKey"]: p.get("ParameterValue") for p in (stack or {}).get("Parameters", [])}
-
-
-def event_count(cfn, name):
-    return len(cfn.describe_stack_events(StackName=name)["StackEvents"])
-
-
-def stack_fingerprint(cfn, name):
-    """What a refusal must leave as it was: id, status, reason, update time, parameters, events, resources."""
-    stack = describe_stack(cfn, name)
-    if stack is None:
-        return None
-    resources = sorted((r["LogicalResourceId"], r.get("PhysicalResourceId"), r["ResourceStatus"])
-                       for r in cfn.describe_stack_resources(StackName=name)["StackResources"])
-    return {"id": stack["StackId"], "status": stack["StackStatus"], "reason": stack.get("StackStatusReason"),
-            "updated": str(stack.get("LastUpdatedTime")), "parameters": parameters(stack),
-            "events": event_count(cfn, name), "resources": resources}
-
-
-def bucket_exists(s3, bucket):
-    try:
-        s3.head_bucket(Bucket=bucket)
-        return True
-    except ClientError as exc:
-        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
-            return False
-        raise
-
-
-def purge_bucket(s3, bucket):
-    if not bucket_exists(s3, bucket):
-        return
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
-    s3.delete_bucket(Bucket=bucket)
-
-
-def retire_keys(kms, key_ids):
-    for key_id in key_ids:
-        try:
-            if kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "PendingDeletion":
-                kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
-        except ClientError as exc:
-            if error_code(exc) != "NotFoundException":
-                raise
-
-
-def force_cleanup(endpoint, env, key_ids=()):
-    """Remove an environment's stack, buckets, alias and the given keys with boto3 (no playbook)."""
-    cfn, s3, kms = aws(endpoint, "cloudformation"), aws(endpoint, "s3"), aws(endpoint, "kms")
-    name = stack_name(env)
-    stack = describe_stack(cfn, name)
-    keys = set(key_ids)
-    if stack:
-        if outputs(stack).get("KmsKeyId"):
-            keys.add(outputs(stack)["KmsKeyId"])
-        cfn.delete_stack(StackName=name)
-        wait_stack(cfn, name)
-    for bucket in (f"ebooks-storage-{env}", f"ebooks-storage-logs-{env}"):
-        purge_bucket(s3, bucket)
-    try:
-        kms.delete_alias(AliasName=f"alias/ebooks-storage-{env}")
-    except ClientError as exc:
-        if error_code(exc) != "NotFoundException":
-            raise
-    retire_keys(kms, keys)
-
-
-def leftovers(endpoint, envs):
-    """Stacks and buckets of the given environments that exist on the LocalStack."""
-    cfn, s3 = aws(endpoint, "cloudformation"), aws(endpoint, "s3")
-    found = [f"stack {stack_name(env)}" for env in envs if describe_stack(cfn, stack_name(env))]
-    names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    for env in envs:
-        found += [f"bucket {b}" for b in (f"ebooks-storage-{env}", f"ebooks-storage-logs-{env}") if b in names]
-    return found
 
 
 # --------------------------------------------------------------------------- failed stacks on purpose
@@ -522,7 +314,7 @@ def make_update_rollback_failed(endpoint, name):
     for one CreateChangeSet call puts the existing stack into UPDATE_ROLLBACK_FAILED without touching its
     resources. The setting is switched back on at once.
     """
-    cfn = aws(endpoint, "cloudformation")
+    cfn = client(endpoint, "cloudformation")
     stack = describe_stack(cfn, name)
     template = cfn.get_template(StackName=name)["TemplateBody"]
     if not isinstance(template, str):
@@ -531,7 +323,8 @@ def make_update_rollback_failed(endpoint, name):
     try:
         cfn.create_change_set(StackName=name, ChangeSetName="reliability-update-rollback-failed",
                               ChangeSetType="UPDATE", TemplateBody=template,
-                              Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in parameters(stack)],
+                              Parameters=[{"ParameterKey": k, "UsePreviousValue": True}
+                                          for k in stack_parameters(stack)],
                               Capabilities=["CAPABILITY_NAMED_IAM"])
         deadline = time.monotonic() + 30
         while describe_stack(cfn, name)["StackStatus"] != "UPDATE_ROLLBACK_FAILED":
@@ -584,11 +377,8 @@ class OwnLocalStack:
 
     def pid(self):
         pid = int(self.pid_file.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        command = cmdline.read_bytes() if cmdline.exists() else b""
         # The same test as roles/localstack/tasks/stop_host.yml: a reused pid is left alone.
-        assert b"localstack.runtime.main" in command or b"tap_localstack_executor.launch" in command, (
-            f"pid {pid} of {self.pid_file} is not the LocalStack these tests started")
+        assert runs_localstack(pid), f"pid {pid} of {self.pid_file} is not the LocalStack these tests started"
         return pid
 
     def signal(self, sig):
@@ -605,19 +395,7 @@ class OwnLocalStack:
 
     def orphans(self):
         """LocalStacks started in this state folder that the pid file no longer names (an interrupted run)."""
-        found = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                command = (proc / "cmdline").read_bytes()
-                cwd = os.readlink(proc / "cwd")
-            except OSError:
-                continue
-            if cwd == str(self.state_dir) and (b"localstack.runtime.main" in command
-                                               or b"tap_localstack_executor.launch" in command):
-                found.append(int(proc.name))
-        return found
+        return [pid for pid in processes_in(self.state_dir) if runs_localstack(pid)]
 
     def reap_orphans(self):
         for pid in self.orphans():
@@ -627,12 +405,6 @@ class OwnLocalStack:
     def ensure_running(self):
         if not answers(self.endpoint):
             self.start()
-
-
-def port_open(port, host="127.0.0.1"):
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 # --------------------------------------------------------------------------- a proxy that plays AWS's part
@@ -732,68 +504,16 @@ class FaultProxy:
 # --------------------------------------------------------------------------- e-books and their digests
 
 
-def sample_pdf(title):
-    stream = f"BT /F1 12 Tf 10 40 Td ({title}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 80] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
-def sample_epub(title):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as book:
-        book.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
-        book.writestr("META-INF/container.xml",
-                      '<?xml version="1.0"?><container version="1.0" '
-                      'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
-                      '<rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
-                      "</rootfiles></container>", compress_type=zipfile.ZIP_DEFLATED)
-        book.writestr("OEBPS/content.opf",
-                      '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0" '
-                      'unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                      f'<dc:identifier id="id">urn:uuid:reliability</dc:identifier><dc:title>{title}</dc:title>'
-                      "<dc:language>en</dc:language></metadata><manifest>"
-                      '<item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/></manifest>'
-                      '<spine><itemref idref="c1"/></spine></package>', compress_type=zipfile.ZIP_DEFLATED)
-        book.writestr("OEBPS/c1.xhtml", f'<html xmlns="http://www.w3.org/1999/xhtml"><body><p>{title}</p>'
-                      f'<p>{"x" * 2048}</p></body></html>', compress_type=zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
-
-
-def sample_mobi(title):
-    text = title.encode()
-    record0 = struct.pack(">HHIHHHH", 1, 0, len(text), 1, 4096, 0, 0)
-    record0 += b"MOBI" + struct.pack(">IIII", 24, 2, 65001, 1) + b"\xff" * 4
-    header = title.encode()[:31].ljust(32, b"\0")
-    header += struct.pack(">HHIIIIII", 0, 0, 0, 0, 0, 0, 0, 0)
-    header += b"BOOKMOBI" + struct.pack(">IIH", 0, 0, 2)
-    first = 78 + 2 * 8 + 2
-    header += struct.pack(">IB3s", first, 0, b"\0\0\0") + struct.pack(">IB3s", first + len(record0), 0, b"\0\0\1")
-    return header + b"\0\0" + record0 + text
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
-
-
 @dataclass
 class Version:
     key: str
     version_id: str
     sha256: str
     size: int
+
+
+# The ledger's EPUBs: their own identifier and a chapter of 2 KB.
+EPUB = {"identifier": "reliability", "filler": 2048}
 
 
 class Ledger:
@@ -807,7 +527,7 @@ class Ledger:
         self.markers = []  # (key, version id)
 
     def s3(self):
-        return aws(self.endpoint, "s3")
+        return client(self.endpoint, "s3")
 
     def put(self, key, body):
         reply = self.s3().put_object(Bucket=self.bucket, Key=key, Body=body, ServerSideEncryption="aws:kms",
@@ -824,9 +544,9 @@ class Ledger:
         """A small library: one e-book per format, a second edition of the PDF, one e-book deleted."""
         self.put(f"{label}/novel.pdf", sample_pdf(f"{label} first edition"))
         self.put(f"{label}/novel.pdf", sample_pdf(f"{label} second edition"))
-        self.put(f"{label}/poems.epub", sample_epub(f"{label} poems"))
+        self.put(f"{label}/poems.epub", sample_epub(f"{label} poems", **EPUB))
         self.put(f"{label}/atlas.mobi", sample_mobi(f"{label} atlas"))
-        self.put(f"{label}/withdrawn.epub", sample_epub(f"{label} withdrawn"))
+        self.put(f"{label}/withdrawn.epub", sample_epub(f"{label} withdrawn", **EPUB))
         self.delete(f"{label}/withdrawn.epub")
         return self
 
@@ -883,7 +603,7 @@ def prod_library(endpoint):
     Created with boto3 (a prod stack cannot be deployed just for this), so that every prod refusal can show
     that the e-books it finds are still there, byte for byte.
     """
-    s3, kms = aws(endpoint, "s3"), aws(endpoint, "kms")
+    s3, kms = client(endpoint, "s3"), client(endpoint, "kms")
     bucket = stack_name("prod")
     key = kms.create_key(Description="reliability tests: retained prod data key")["KeyMetadata"]
     s3.create_bucket(Bucket=bucket)

@@ -10,10 +10,10 @@ view it would have on AWS. Every call is real; only that status is the proxy's.
 
 from __future__ import annotations
 
-import pytest
-from reliability_support import FaultProxy, aws, describe_stack, outputs, parameters
+from reliability_support import FaultProxy
 
-pytestmark = pytest.mark.xdist_group("shared_localstack")
+from tests.support.aws import client, describe_stack, stack_outputs, stack_parameters
+
 
 WAIT_TASK = "Wait while another deploy is in progress"
 
@@ -50,11 +50,11 @@ def test_two_deploys_at_once_the_second_waits_then_applies_its_change(shared_tes
 
     # The second deploy ran its update after the first had finished: its change is the one that stays, the
     # live function has it, and its verification (the last thing that ran) passed.
-    stack = describe_stack(aws(shared_endpoint, "cloudformation"), shared_test_stack.name)
+    stack = describe_stack(client(shared_endpoint, "cloudformation"), shared_test_stack.name)
     assert stack["StackStatus"].endswith("_COMPLETE"), stack["StackStatus"]
-    assert parameters(stack)["ExpectedDailyUploads"] == second
-    function = aws(shared_endpoint, "lambda").get_function_configuration(
-        FunctionName=outputs(stack)["StorageMonitoringFunctionName"])
+    assert stack_parameters(stack)["ExpectedDailyUploads"] == second
+    function = client(shared_endpoint, "lambda").get_function_configuration(
+        FunctionName=stack_outputs(stack)["StorageMonitoringFunctionName"])
     assert function["Environment"]["Variables"]["EXPECTED_DAILY_UPLOADS"] == second
     assert result_b.verification()["summary"]["failed"] == 0, result_b.failed_checks()
     problems = ledger.problems()

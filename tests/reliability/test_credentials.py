@@ -1,7 +1,7 @@
 """Issue "reliability", case 5: missing or wrong credentials against prod-style settings.
 
 ``deploy.yml -i inventories/prod`` (prod's settings: no dummy credentials, termination protection, its
-parameters) pointed at the shared LocalStack with ``-e ebook_stack_endpoint_url=...``, so that nothing can
+parameters) pointed at the deploy tests' LocalStack with ``-e ebook_stack_endpoint_url=...``, so that nothing can
 reach AWS. The shell's AWS settings are removed, ``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE`` are
 ``/dev/null`` and instance metadata is off, so botocore finds exactly the credentials each case gives.
 
@@ -13,9 +13,10 @@ LocalStack. The play must stop at the credential check with the role's message, 
 from __future__ import annotations
 
 import pytest
-from reliability_support import FaultProxy, aws, describe_stack, run_all, stack_name
+from reliability_support import FaultProxy, run_all
 
-pytestmark = pytest.mark.xdist_group("shared_localstack")
+from tests.support.aws import client, describe_stack, stack_name
+
 
 NO_FILES = {"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 REJECTED_KEY = "AKIARELIABILITYREJECT"
@@ -62,6 +63,6 @@ def test_bad_credentials_stop_prod_deploy_with_the_role_message(case, credential
     # Stopped before the first change: no stack task ran, no stack exists.
     assert not run.ran("Read the state of"), f"the play went past the credential check:\n{run.describe()}"
     assert not run.ran("Create or update"), run.describe()
-    assert describe_stack(aws(shared_endpoint, "cloudformation"), stack_name("prod")) is None
+    assert describe_stack(client(shared_endpoint, "cloudformation"), stack_name("prod")) is None
     problems = shared_prod_library.problems()
     assert not problems, f"e-books changed ({shared_prod_library.summary()}): {problems}"

@@ -4,7 +4,7 @@ What roles/ebook_stack/tasks/stack_state.yml and failed_state.yml promise: in de
 reason, deletes the stack (the data bucket and the key are retained) and creates it again; in prod it stops
 before any change and says what to do.
 
-The states are made for real on the shared LocalStack where LocalStack can reach them:
+The states are made for real on the deploy tests' LocalStack where LocalStack can reach them:
 
 * ROLLBACK_COMPLETE: a CREATE change set whose template fails (LocalStack's change-set executor ends a failed
   create in ROLLBACK_COMPLETE);
@@ -20,21 +20,10 @@ UPDATE_ROLLBACK_FAILED needs a LocalStack whose settings the tests may switch: s
 from __future__ import annotations
 
 import pytest
-from reliability_support import (
-    FAILURE_REASON,
-    STUB_TEMPLATE,
-    FaultProxy,
-    aws,
-    create_failed_stack,
-    describe_stack,
-    outputs,
-    prod_deploy,
-    stack_fingerprint,
-    stack_name,
-    wait_stack,
-)
+from reliability_support import FAILURE_REASON, STUB_TEMPLATE, FaultProxy, create_failed_stack, prod_deploy
 
-pytestmark = pytest.mark.xdist_group("shared_localstack")
+from tests.support.aws import client, describe_stack, stack_fingerprint, stack_name, stack_outputs, wait_stack
+
 
 PROD = stack_name("prod")
 RUNBOOK = "docs/runbooks/deploy-environment.md"
@@ -42,7 +31,7 @@ RUNBOOK = "docs/runbooks/deploy-environment.md"
 
 @pytest.mark.parametrize("state", ["ROLLBACK_COMPLETE", "CREATE_FAILED", "DELETE_FAILED"])
 def test_prod_stack_in_failed_state_stops_before_any_change(state, shared_endpoint, shared_prod_library, ansible):
-    cfn = aws(shared_endpoint, "cloudformation")
+    cfn = client(shared_endpoint, "cloudformation")
     try:
         if state == "DELETE_FAILED":
             cfn.create_stack(StackName=PROD, TemplateBody=STUB_TEMPLATE)
@@ -75,11 +64,11 @@ def test_prod_stack_in_failed_state_stops_before_any_change(state, shared_endpoi
 
 def test_test_stack_in_rollback_complete_is_recreated_and_keeps_the_ebooks(shared_test_stack, shared_endpoint):
     """The test stack was deleted (its data retained) and the next create failed: the deploy recovers."""
-    cfn, s3 = aws(shared_endpoint, "cloudformation"), aws(shared_endpoint, "s3")
+    cfn, s3 = client(shared_endpoint, "cloudformation"), client(shared_endpoint, "s3")
     ledger = shared_test_stack.ledger
     name = shared_test_stack.name
     old = describe_stack(cfn, name)
-    shared_test_stack.old_keys.add(outputs(old)["KmsKeyId"])
+    shared_test_stack.old_keys.add(stack_outputs(old)["KmsKeyId"])
     cfn.delete_stack(StackName=name)
     assert wait_stack(cfn, name) is None
     assert s3.head_bucket(Bucket=ledger.bucket), "deleting the stack deleted the data bucket"
@@ -95,7 +84,7 @@ def test_test_stack_in_rollback_complete_is_recreated_and_keeps_the_ebooks(share
     assert run.ran("Delete the failed stack"), run.describe()
     stack = describe_stack(cfn, name)
     assert stack["StackStatus"] == "CREATE_COMPLETE" and stack["StackId"] != failed["StackId"]
-    assert outputs(stack)["EbooksBucketName"] == ledger.bucket
+    assert stack_outputs(stack)["EbooksBucketName"] == ledger.bucket
     assert run.verification()["summary"]["failed"] == 0, run.failed_checks()
     problems = ledger.problems()
     assert not problems, f"e-books lost or changed ({ledger.summary()}): {problems}"

@@ -19,24 +19,19 @@ import json
 import signal
 import time
 
-import pytest
-from reliability_support import (
-    STUB_TEMPLATE,
-    aws,
+from reliability_support import STUB_TEMPLATE, make_update_rollback_failed, outputs_file, prod_deploy, prod_library
+
+from tests.support.aws import (
+    client,
     describe_stack,
-    make_update_rollback_failed,
-    outputs,
-    outputs_file,
-    parameters,
-    prod_deploy,
-    prod_library,
     stack_fingerprint,
     stack_name,
+    stack_outputs,
+    stack_parameters,
     wait_settled,
     wait_stack,
 )
 
-pytestmark = pytest.mark.xdist_group("own_localstack")
 
 DEV = stack_name("dev")
 # A killed endpoint refuses connections: botocore gives up after its attempts within seconds.
@@ -49,7 +44,7 @@ HUNG_ENDPOINT_BOUND = 90
 
 def test_localstack_killed_while_create_in_progress_fails_fast_naming_the_endpoint(own_localstack, ansible):
     own_localstack.ensure_running()
-    cfn = aws(own_localstack.endpoint, "cloudformation")
+    cfn = client(own_localstack.endpoint, "cloudformation")
     assert describe_stack(cfn, DEV) is None, "the tests' LocalStack is not fresh"
     run = ansible.start("deploy.yml", "inventories/dev", endpoint=own_localstack.endpoint, label="deploy-dev-killed")
     status, deadline = None, time.monotonic() + 240
@@ -75,7 +70,7 @@ def test_localstack_killed_while_create_in_progress_fails_fast_naming_the_endpoi
 
 def test_next_deploy_after_localstack_restart_recreates_everything(own_localstack, own_dev, ansible):
     own_localstack.ensure_running()  # what `make start` / `make deploy` do: start it again
-    cfn, s3 = aws(own_localstack.endpoint, "cloudformation"), aws(own_localstack.endpoint, "s3")
+    cfn, s3 = client(own_localstack.endpoint, "cloudformation"), client(own_localstack.endpoint, "s3")
     # LocalStack keeps its state in memory: the half-made stack and everything else went with the process.
     assert describe_stack(cfn, DEV) is None
     assert not s3.list_buckets().get("Buckets"), "a restarted LocalStack still holds buckets"
@@ -88,7 +83,7 @@ def test_next_deploy_after_localstack_restart_recreates_everything(own_localstac
     stack = describe_stack(cfn, DEV)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     written = json.loads(outputs_file(ansible).read_text())
-    assert written["EbooksBucketName"] == outputs(stack)["EbooksBucketName"]
+    assert written["EbooksBucketName"] == stack_outputs(stack)["EbooksBucketName"]
     own_dev.fill()  # the library that the next tests' faults must not lose
 
 
@@ -138,11 +133,12 @@ def test_endpoint_that_stops_answering_mid_update_fails_in_bounded_time_and_next
     stack = describe_stack(own_dev.cfn(), DEV)
     if again.rc != 0 or (again.verification() or {}).get("summary", {}).get("failed") != 0:
         findings.append(f"the deploy after the pause did not recover:\n{again.describe()}")
-    elif parameters(stack)["ExpectedDailyUploads"] != expected_uploads:
-        findings.append(f"the change was not applied: ExpectedDailyUploads={parameters(stack)['ExpectedDailyUploads']}")
+    elif stack_parameters(stack)["ExpectedDailyUploads"] != expected_uploads:
+        findings.append("the change was not applied: "
+                        f"ExpectedDailyUploads={stack_parameters(stack)['ExpectedDailyUploads']}")
     else:
-        function = aws(own_localstack.endpoint, "lambda").get_function_configuration(
-            FunctionName=outputs(stack)["StorageMonitoringFunctionName"])
+        function = client(own_localstack.endpoint, "lambda").get_function_configuration(
+            FunctionName=stack_outputs(stack)["StorageMonitoringFunctionName"])
         if function["Environment"]["Variables"]["EXPECTED_DAILY_UPLOADS"] != expected_uploads:
             findings.append("the live function does not have the change")
     problems = ledger.problems()
@@ -176,7 +172,7 @@ def test_dev_stack_in_update_rollback_failed_is_recreated_and_keeps_the_ebooks(o
 def test_prod_stack_in_update_rollback_failed_stops_before_any_change(own_localstack, ansible):
     endpoint = own_localstack.endpoint
     own_localstack.ensure_running()
-    cfn = aws(endpoint, "cloudformation")
+    cfn = client(endpoint, "cloudformation")
     library, _key = prod_library(endpoint)
     name = stack_name("prod")
     cfn.create_stack(StackName=name, TemplateBody=STUB_TEMPLATE)

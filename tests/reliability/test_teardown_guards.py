@@ -8,15 +8,13 @@ flag.
 
 from __future__ import annotations
 
-import pytest
-from reliability_support import DUMMY_CREDENTIALS, aws, bucket_exists, stack_fingerprint
-
-pytestmark = pytest.mark.xdist_group("shared_localstack")
+from tests.support.aws import bucket_exists, client, stack_fingerprint
+from tests.support.environment import DUMMY_CREDENTIALS
 
 
 def test_teardown_without_purge_of_a_bucket_with_ebooks_changes_nothing(shared_test_stack, shared_endpoint, ansible):
     ledger = shared_test_stack.ledger
-    cfn, kms = aws(shared_endpoint, "cloudformation"), aws(shared_endpoint, "kms")
+    cfn, kms = client(shared_endpoint, "cloudformation"), client(shared_endpoint, "kms")
     stack = shared_test_stack.stack()
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     listing = ledger.listing()
@@ -37,7 +35,7 @@ def test_teardown_without_purge_of_a_bucket_with_ebooks_changes_nothing(shared_t
 
     assert stack_fingerprint(cfn, shared_test_stack.name) == before, "the stack changed"
     assert ledger.listing() == listing, "versions or delete markers changed"
-    assert bucket_exists(aws(shared_endpoint, "s3"), outputs["LoggingBucketName"])
+    assert bucket_exists(client(shared_endpoint, "s3"), outputs["LoggingBucketName"])
     assert kms.describe_key(KeyId=outputs["KmsKeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
     problems = ledger.problems()
     assert not problems, f"e-books lost or changed ({ledger.summary()}): {problems}"

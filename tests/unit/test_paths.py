@@ -58,10 +58,11 @@ def offending_paths(text, locations):
 
 def test_the_detector_finds_checkout_and_home_paths_and_spares_placeholders():
     locations = MACHINE_LOCATIONS
-    text = ('venv = "/work/main/.venvs/localstack"\nsee /root/.pyenv/versions/3.13.0\n'
-            "src: /srv/backlog\nurl: https://example.invalid/work/x\nlog group /aws/lambda/x\nkey=/home/ops/k\n")
-    assert offending_paths(text, locations) == ["/work/main/.venvs/localstack", "/root/.pyenv/versions/3.13.0",
-                                                "/home/ops/k"]
+    # Joined here so that this file does not itself contain, as text, the paths the next test fails on.
+    venv, pyenv, key = ("/" + p for p in ("work/main/.venvs/localstack", "root/.pyenv/versions/3.13.0", "home/ops/k"))
+    text = (f'venv = "{venv}"\nsee {pyenv}\n'
+            f"src: /srv/backlog\nurl: https://example.invalid/work/x\nlog group /aws/lambda/x\nkey={key}\n")
+    assert offending_paths(text, locations) == [venv, pyenv, key]
 
 
 def test_no_tracked_file_names_a_machine_specific_absolute_path():

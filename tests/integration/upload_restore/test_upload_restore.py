@@ -1,10 +1,11 @@
 """ebook_upload and ebook_restore on LocalStack, run by ansible-playbook as an operator would.
 
-Needs ``LOCALSTACK_ENDPOINT`` (e.g. http://127.0.0.1:4566); skipped without it.
+Needs ``LOCALSTACK_ENDPOINT`` (e.g. http://127.0.0.1:4566): without it every test fails and says so, as
+the rest of the integration suite does (a test that cannot run is a failure, not a skip).
 The tests create their own versioned bucket, KMS key and role with boto3 and
-remove them afterwards; they do not need the deployed stack. Dummy
-credentials go through the environment (``dummy``, not ``test``: no_log
-would mask every "test" in the output).
+remove them afterwards; they do not need the deployed stack. LocalStack's
+dummy credentials (tests.support.environment, not ``test``: no_log would
+mask every "test" in the output) go through the environment.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,33 +23,26 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "tests" / "unit" / "upload"))
+from tests.support import ebooks as samples
+from tests.support.aws import client, purge_bucket, retire_key
+from tests.support.environment import DUMMY_CREDENTIALS, ROOT, controller_command, without_aws_settings
+from tests.support.localstack import endpoint_from_environment
 
-import ebook_samples as samples  # noqa: E402
-
-ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT")
+ENDPOINT = endpoint_from_environment()
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-pytestmark = pytest.mark.skipif(not ENDPOINT, reason="LOCALSTACK_ENDPOINT is not set")
-
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "dummy",
-    "AWS_SECRET_ACCESS_KEY": "dummy",
-    "AWS_DEFAULT_REGION": REGION,
-}
 
 
-def _ansible_playbook():
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    return str(beside) if beside.exists() else shutil.which("ansible-playbook")
+@pytest.fixture(scope="module", autouse=True)
+def _localstack(localstack_endpoint):
+    """Fails every test, with the reason, when LOCALSTACK_ENDPOINT is unset or does not answer."""
+    return localstack_endpoint
+
+AWS_ENV = dict(DUMMY_CREDENTIALS, AWS_DEFAULT_REGION=REGION)
 
 
 @pytest.fixture(scope="module")
 def boto():
-    import boto3
-
-    kwargs = dict(endpoint_url=ENDPOINT, region_name=REGION, **{k.lower(): v for k, v in AWS_ENV.items() if "KEY" in k})
-    return {name: boto3.client(name, **kwargs) for name in ("s3", "kms", "iam")}
+    return {name: client(ENDPOINT, name, region=REGION) for name in ("s3", "kms", "iam")}
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +76,9 @@ def stack(boto):
         ),
     )["Role"]["Arn"]
     yield {"bucket": bucket, "key_arn": key_arn, "role_arn": role_arn}
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
-    s3.delete_bucket(Bucket=bucket)
+    purge_bucket(s3, bucket)
     iam.delete_role(RoleName=role_arn.rsplit("/", 1)[-1])
-    kms.schedule_key_deletion(KeyId=key_arn, PendingWindowInDays=7)
+    retire_key(kms, key_arn)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +121,7 @@ def run(ansible_home, tmp_path):
         playbook = tmp_path / "play.yml"
         playbook.write_text(json.dumps(play))
         env = dict(
-            os.environ,
+            without_aws_settings(),
             ANSIBLE_COLLECTIONS_PATH=str(ansible_home / "collections"),
             ANSIBLE_CONFIG=str(ansible_home / "none.cfg"),
             ANSIBLE_LOCALHOST_WARNING="false",
@@ -139,9 +129,8 @@ def run(ansible_home, tmp_path):
             ANSIBLE_NOCOLOR="1",
             **AWS_ENV,
         )
-        env.pop("AWS_PROFILE", None)
         command = [
-            _ansible_playbook(),
+            controller_command("ansible-playbook"),
             "-i",
             "localhost,",
             "-c",

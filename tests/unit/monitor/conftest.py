@@ -1,19 +1,18 @@
 """Fixtures for the storage monitor's unit tests (moto 5, no network); helpers are in support.py.
 
+``moto`` (dummy credentials, mock_aws) comes from tests/unit/conftest.py.
+
 This directory is a package (empty __init__.py) on purpose: its conftest is then
 registered as `monitor.conftest`, not as the top-level `conftest` that other
 test directories import by name, so any order of test paths works.
 """
 
-import os
-
 import botocore.client
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from .support import EMBED, MONITOR_VARS, REGION, SOURCE, RawBody, Stack, load_module
+from .support import EMBED, MONITOR_VARS, SOURCE, RawBody, Stack, load_module
 
 
 @pytest.fixture(scope="session")
@@ -28,16 +27,10 @@ def embed():
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    """moto for every AWS call; no endpoint, profile or credential from the machine leaks in."""
-    for name in list(os.environ):
-        if name.startswith("AWS_") or name in MONITOR_VARS:
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    with mock_aws():
-        yield
+def aws(moto, monkeypatch):
+    """moto for every AWS call, and none of the monitor's settings from the machine: each test sets its own."""
+    for name in MONITOR_VARS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import hashlib
 import os
 
 import pytest
-import ebook_samples as samples
+from tests.support import ebooks as samples
 from ansible_collections.tap.ebook_storage.plugins.module_utils import ebook_formats as fmt
 
 

@@ -7,7 +7,7 @@ import hashlib
 import time
 
 import pytest
-import ebook_samples as samples
+from tests.support import ebooks as samples
 from ansible_collections.tap.ebook_storage.plugins.module_utils import ebook_versions as ev
 from ansible_collections.tap.ebook_storage.plugins.modules import ebook_restore
 
@@ -40,11 +40,11 @@ def history(s3, bucket):
     return editions, ids
 
 
-def test_list_only_changes_nothing(run_module, s3, bucket, history):
+def test_list_only_changes_nothing(run, s3, bucket, history):
     editions, ids = history
     s3.delete_object(Bucket=bucket, Key=KEY)
     before = _counts(s3, bucket)
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY})
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY})
     assert result["changed"] is False
     assert result["action"] == "list"
     versions = result["versions"]
@@ -61,11 +61,11 @@ def test_list_only_changes_nothing(run_module, s3, bucket, history):
     assert _counts(s3, bucket) == before
 
 
-def test_restore_by_version_id_and_idempotence(run_module, s3, bucket, kms_key_arn, history):
+def test_restore_by_version_id_and_idempotence(run, s3, bucket, kms_key_arn, history):
     editions, ids = history
     versions_before = _counts(s3, bucket)[0]
     args = {"bucket": bucket, "key": KEY, "version_id": ids[0], "kms_key_id": kms_key_arn}
-    result = run_module(ebook_restore, args)
+    result = run(ebook_restore, args)
     assert result["changed"] is True, result
     assert result["action"] == "restore" and result["source_version_id"] == ids[0]
     assert _current_bytes(s3, bucket) == editions[0]
@@ -79,29 +79,29 @@ def test_restore_by_version_id_and_idempotence(run_module, s3, bucket, kms_key_a
     assert len(versions_after) == len(versions_before) + 1
     assert result["versions"][0]["version_id"] == result["current_version_id"]
 
-    again = run_module(ebook_restore, args)
+    again = run(ebook_restore, args)
     assert again["changed"] is False
     assert "already holds the content" in again["msg"]
     assert _counts(s3, bucket)[0] == versions_after
 
 
-def test_restore_of_the_current_version_is_a_no_op(run_module, s3, bucket, history):
+def test_restore_of_the_current_version_is_a_no_op(run, s3, bucket, history):
     ids = history[1]
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[2]})
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[2]})
     assert result["changed"] is False
     assert "already current" in result["msg"]
 
 
-def test_restore_check_mode(run_module, s3, bucket, history):
+def test_restore_check_mode(run, s3, bucket, history):
     ids = history[1]
     before = _counts(s3, bucket)
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[1]}, check_mode=True)
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[1]}, check_mode=True)
     assert result["changed"] is True
     assert result["msg"].startswith("Would restore")
     assert _counts(s3, bucket) == before
 
 
-def test_restore_by_time(run_module, s3, bucket):
+def test_restore_by_time(run, s3, bucket):
     # S3 (and moto) keep LastModified to the second: space the editions out.
     first = samples.pdf_bytes("first")
     second = samples.pdf_bytes("second")
@@ -110,36 +110,36 @@ def test_restore_by_time(run_module, s3, bucket):
     between = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     time.sleep(1.1)
     _put(s3, bucket, second)
-    result = run_module(
+    result = run(
         ebook_restore, {"bucket": bucket, "key": KEY, "before": between.isoformat().replace("+00:00", "Z")}
     )
     assert result["changed"] is True, result
     assert _current_bytes(s3, bucket) == first
 
     too_early = (between - datetime.timedelta(days=1)).isoformat()
-    failed = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "before": too_early})
+    failed = run(ebook_restore, {"bucket": bucket, "key": KEY, "before": too_early})
     assert failed["failed"] is True
     assert f"before={too_early}: no version of {KEY} was written at or before" in failed["msg"]
     assert "the oldest version" in failed["msg"] and "give a later time" in failed["msg"]
 
 
-def test_bad_time_is_rejected(run_module, s3, bucket, history):
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "before": "yesterday"})
+def test_bad_time_is_rejected(run, s3, bucket, history):
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY, "before": "yesterday"})
     assert result["failed"] is True
     assert "before: 'yesterday' is not an ISO 8601 time" in result["msg"]
 
 
-def test_undelete(run_module, s3, bucket, history):
+def test_undelete(run, s3, bucket, history):
     editions, ids = history
     s3.delete_object(Bucket=bucket, Key=KEY)
     s3.delete_object(Bucket=bucket, Key=KEY)  # deleted twice: two markers on top
     versions_before, markers_before = _counts(s3, bucket)
     assert len(markers_before) == 2
-    check = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True}, check_mode=True)
+    check = run(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True}, check_mode=True)
     assert check["changed"] is True
     assert _counts(s3, bucket) == (versions_before, markers_before)
 
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True})
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True})
     assert result["changed"] is True, result
     assert sorted(result["removed_delete_markers"]) == sorted(markers_before)
     assert result["current_version_id"] == ids[2]
@@ -148,17 +148,17 @@ def test_undelete(run_module, s3, bucket, history):
     assert versions_after == versions_before  # no object version was deleted
     assert markers_after == []
 
-    again = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True})
+    again = run(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True})
     assert again["changed"] is False
     assert "not deleted" in again["msg"]
-    assert any("nothing to do" in warning for warning in run_module.warnings)
+    assert any("nothing to do" in warning for warning in run.warnings)
 
 
-def test_restore_a_deleted_book_from_a_version(run_module, s3, bucket, history):
+def test_restore_a_deleted_book_from_a_version(run, s3, bucket, history):
     editions, ids = history
     s3.delete_object(Bucket=bucket, Key=KEY)
     versions_before, markers_before = _counts(s3, bucket)
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[1]})
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[1]})
     assert result["changed"] is True
     assert _current_bytes(s3, bucket) == editions[1]
     versions_after, markers_after = _counts(s3, bucket)
@@ -174,34 +174,34 @@ def test_restore_a_deleted_book_from_a_version(run_module, s3, bucket, history):
         ({"before": "2026-01-01", "undelete": True}, "(got before, undelete)"),
     ],
 )
-def test_clear_failures(run_module, s3, bucket, history, args, message):
+def test_clear_failures(run, s3, bucket, history, args, message):
     before = _counts(s3, bucket)
-    result = run_module(ebook_restore, dict({"bucket": bucket, "key": KEY}, **args))
+    result = run(ebook_restore, dict({"bucket": bucket, "key": KEY}, **args))
     assert result["failed"] is True
     assert message in result["msg"]
     assert _counts(s3, bucket) == before
 
 
-def test_version_id_of_a_delete_marker_is_refused(run_module, s3, bucket, history):
+def test_version_id_of_a_delete_marker_is_refused(run, s3, bucket, history):
     marker = s3.delete_object(Bucket=bucket, Key=KEY)["VersionId"]
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": marker})
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": marker})
     assert result["failed"] is True
     assert "is a delete marker" in result["msg"] and "undelete=true" in result["msg"]
 
 
-def test_undelete_of_an_unknown_key_fails(run_module, s3, bucket):
-    result = run_module(ebook_restore, {"bucket": bucket, "key": "nope.pdf", "undelete": True})
+def test_undelete_of_an_unknown_key_fails(run, s3, bucket):
+    result = run(ebook_restore, {"bucket": bucket, "key": "nope.pdf", "undelete": True})
     assert result["failed"] is True
     assert "nope.pdf has no versions and no delete markers" in result["msg"]
 
 
-def test_list_filters_other_keys_with_the_same_prefix(run_module, s3, bucket, history):
+def test_list_filters_other_keys_with_the_same_prefix(run, s3, bucket, history):
     _put(s3, bucket, samples.pdf_bytes("other"), key=KEY + ".old.pdf")
-    result = run_module(ebook_restore, {"bucket": bucket, "key": KEY})
+    result = run(ebook_restore, {"bucket": bucket, "key": KEY})
     assert len(result["versions"]) == 3
 
 
-def test_the_module_never_deletes_an_object_version(run_module, s3, bucket, history):
+def test_the_module_never_deletes_an_object_version(run, s3, bucket, history):
     """Every DeleteObject the module sends names a delete marker."""
     from botocore.client import BaseClient
 
@@ -217,9 +217,9 @@ def test_the_module_never_deletes_an_object_version(run_module, s3, bucket, hist
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseClient, "_make_api_call", spy)
-        run_module(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True})
-        run_module(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[0]})
-        run_module(ebook_restore, {"bucket": bucket, "key": KEY})
+        run(ebook_restore, {"bucket": bucket, "key": KEY, "undelete": True})
+        run(ebook_restore, {"bucket": bucket, "key": KEY, "version_id": ids[0]})
+        run(ebook_restore, {"bucket": bucket, "key": KEY})
     versions, markers = _counts(s3, bucket)
     assert set(ids) <= set(versions)
     assert len(deletes) == 1 and deletes[0]["VersionId"] not in versions

@@ -10,7 +10,7 @@ import time
 
 import boto3
 import pytest
-import ebook_samples as samples
+from tests.support import ebooks as samples
 from ansible_collections.tap.ebook_storage.plugins.modules import ebook_upload
 
 REGION = "us-east-1"
@@ -40,9 +40,9 @@ def _by_path_suffix(results):
     return {item["path"].rsplit("/", 1)[-1]: item for item in results}
 
 
-def test_batch_with_rejected_files_uploads_nothing_by_default(run_module, s3, bucket, tmp_path):
+def test_batch_with_rejected_files_uploads_nothing_by_default(run, s3, bucket, tmp_path):
     src = _mixed_dir(tmp_path / "src")
-    result = run_module(ebook_upload, {"bucket": bucket, "src": str(src)})
+    result = run(ebook_upload, {"bucket": bucket, "src": str(src)})
     assert result["failed"] is True
     assert result["changed"] is False
     assert "Nothing uploaded: 2 of 5 file(s) rejected" in result["msg"]
@@ -57,16 +57,16 @@ def test_batch_with_rejected_files_uploads_nothing_by_default(run_module, s3, bu
     assert _keys(s3, bucket) == []
 
 
-def test_on_invalid_skip_uploads_the_valid_files(run_module, s3, bucket, kms_key_arn, tmp_path):
+def test_on_invalid_skip_uploads_the_valid_files(run, s3, bucket, kms_key_arn, tmp_path):
     src = _mixed_dir(tmp_path / "src")
-    result = run_module(
+    result = run(
         ebook_upload,
         {"bucket": bucket, "src": str(src), "prefix": "backlog", "on_invalid": "skip", "kms_key_id": kms_key_arn},
     )
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is True
     assert result["summary"] == dict(result["summary"], total=5, uploaded=3, rejected=2, skipped=0, failed=0)
-    assert any("2 file(s) rejected" in warning for warning in run_module.warnings)
+    assert any("2 file(s) rejected" in warning for warning in run.warnings)
     assert _keys(s3, bucket) == ["backlog/a.pdf", "backlog/fiction/b.epub", "backlog/fiction/c.mobi"]
     items = _by_path_suffix(result["results"])
     for name, fmt, ctype in (
@@ -86,11 +86,11 @@ def test_on_invalid_skip_uploads_the_valid_files(run_module, s3, bucket, kms_key
         assert hashlib.sha256(body).hexdigest() == item["sha256"]
 
 
-def test_rerun_is_idempotent_and_a_changed_file_is_uploaded_again(run_module, s3, bucket, tmp_path):
+def test_rerun_is_idempotent_and_a_changed_file_is_uploaded_again(run, s3, bucket, tmp_path):
     src = _valid_dir(tmp_path / "src")
-    first = run_module(ebook_upload, {"bucket": bucket, "src": str(src)})
+    first = run(ebook_upload, {"bucket": bucket, "src": str(src)})
     assert first["changed"] is True and first["summary"]["uploaded"] == 3
-    second = run_module(ebook_upload, {"bucket": bucket, "src": str(src)})
+    second = run(ebook_upload, {"bucket": bucket, "src": str(src)})
     assert second["changed"] is False
     assert {item["status"] for item in second["results"]} == {"skipped"}
     assert all(item["reason"].startswith("unchanged") for item in second["results"])
@@ -98,7 +98,7 @@ def test_rerun_is_idempotent_and_a_changed_file_is_uploaded_again(run_module, s3
     assert {item["key"]: item["version_id"] for item in second["results"]} == first_ids
 
     samples.write(src / "a.pdf", samples.pdf_bytes("a, second edition"))
-    third = run_module(ebook_upload, {"bucket": bucket, "src": str(src)})
+    third = run(ebook_upload, {"bucket": bucket, "src": str(src)})
     assert third["changed"] is True
     items = _by_path_suffix(third["results"])
     assert items["a.pdf"]["status"] == "uploaded"
@@ -108,18 +108,18 @@ def test_rerun_is_idempotent_and_a_changed_file_is_uploaded_again(run_module, s3
     assert len(versions) == 2
 
 
-def test_check_mode_reports_and_uploads_nothing(run_module, s3, bucket, tmp_path):
+def test_check_mode_reports_and_uploads_nothing(run, s3, bucket, tmp_path):
     src = _valid_dir(tmp_path / "src")
-    result = run_module(ebook_upload, {"bucket": bucket, "src": str(src)}, check_mode=True)
+    result = run(ebook_upload, {"bucket": bucket, "src": str(src)}, check_mode=True)
     assert result["changed"] is True
     assert {item["status"] for item in result["results"]} == {"uploaded"}
     assert all(item["reason"].startswith("check mode: would upload") for item in result["results"])
     assert _keys(s3, bucket) == []
 
 
-def test_extension_mismatch_is_rejected_and_named(run_module, s3, bucket, tmp_path):
+def test_extension_mismatch_is_rejected_and_named(run, s3, bucket, tmp_path):
     src = samples.write(tmp_path / "src" / "really-a-pdf.epub", samples.pdf_bytes())
-    result = run_module(ebook_upload, {"bucket": bucket, "src": str(src)})
+    result = run(ebook_upload, {"bucket": bucket, "src": str(src)})
     assert result["failed"] is True
     (item,) = result["results"]
     assert item["status"] == "rejected"
@@ -128,12 +128,12 @@ def test_extension_mismatch_is_rejected_and_named(run_module, s3, bucket, tmp_pa
     assert _keys(s3, bucket) == []
 
 
-def test_symlink_loop_and_broken_link_are_rejected(run_module, s3, bucket, tmp_path):
+def test_symlink_loop_and_broken_link_are_rejected(run, s3, bucket, tmp_path):
     src = _valid_dir(tmp_path / "src")
     (src / "loop.pdf").symlink_to(src / "loop.pdf")
     (src / "gone.epub").symlink_to(tmp_path / "nowhere.epub")
     (src / "fiction" / "up").symlink_to(src)
-    result = run_module(ebook_upload, {"bucket": bucket, "src": str(src), "on_invalid": "skip"})
+    result = run(ebook_upload, {"bucket": bucket, "src": str(src), "on_invalid": "skip"})
     items = _by_path_suffix(result["results"])
     assert "symlink loop" in items["loop.pdf"]["reason"]
     assert "broken symlink" in items["gone.epub"]["reason"]
@@ -141,22 +141,22 @@ def test_symlink_loop_and_broken_link_are_rejected(run_module, s3, bucket, tmp_p
     assert result["summary"]["uploaded"] == 3 and result["summary"]["rejected"] == 3
 
 
-def test_nonexistent_src_fails_even_with_skip(run_module, s3, bucket, tmp_path):
+def test_nonexistent_src_fails_even_with_skip(run, s3, bucket, tmp_path):
     missing = tmp_path / "no-such-dir"
-    result = run_module(ebook_upload, {"bucket": bucket, "src": str(missing), "on_invalid": "skip"})
+    result = run(ebook_upload, {"bucket": bucket, "src": str(missing), "on_invalid": "skip"})
     assert result["failed"] is True
     assert result["msg"] == f"src {missing} cannot be used: path does not exist"
     assert result["results"][0]["status"] == "rejected"
 
 
-def test_size_limit(run_module, s3, bucket, tmp_path):
+def test_size_limit(run, s3, bucket, tmp_path):
     src = samples.write(tmp_path / "src" / "big.pdf", samples.pdf_bytes(padding=1024 * 1024 + 10))
-    result = run_module(ebook_upload, {"bucket": bucket, "src": str(src), "max_size_mb": 1})
+    result = run(ebook_upload, {"bucket": bucket, "src": str(src), "max_size_mb": 1})
     assert result["failed"] is True
     assert "over the limit of 1048576 bytes (max_size_mb=1)" in result["results"][0]["reason"]
 
 
-def test_multipart_upload_with_sha256_part_checksums(run_module, s3, bucket, kms_key_arn, tmp_path):
+def test_multipart_upload_with_sha256_part_checksums(run, s3, bucket, kms_key_arn, tmp_path):
     src = samples.write(tmp_path / "src" / "huge.pdf", samples.pdf_bytes(padding=11 * 1024 * 1024))
     args = {
         "bucket": bucket,
@@ -166,7 +166,7 @@ def test_multipart_upload_with_sha256_part_checksums(run_module, s3, bucket, kms
         "multipart_chunk_mb": 5,
         "concurrency": 3,
     }
-    result = run_module(ebook_upload, args)
+    result = run(ebook_upload, args)
     assert not result.get("failed"), result.get("msg")
     (item,) = result["results"]
     assert item["status"] == "uploaded" and item["multipart"] is True
@@ -178,12 +178,12 @@ def test_multipart_upload_with_sha256_part_checksums(run_module, s3, bucket, kms
     assert head["SSEKMSKeyId"] == kms_key_arn
     assert item["checksum_sha256"].split("-")[0] == head["ChecksumSHA256"].split("-")[0]
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    again = run_module(ebook_upload, args)
+    again = run(ebook_upload, args)
     assert again["changed"] is False
 
 
 @pytest.mark.parametrize("failing_operation", ["UploadPart", "CompleteMultipartUpload"])
-def test_failed_multipart_upload_is_aborted(run_module, s3, bucket, tmp_path, failing_operation):
+def test_failed_multipart_upload_is_aborted(run, s3, bucket, tmp_path, failing_operation):
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
@@ -202,7 +202,7 @@ def test_failed_multipart_upload_is_aborted(run_module, s3, bucket, tmp_path, fa
     args = {"bucket": bucket, "src": str(src), "multipart_threshold_mb": 5, "multipart_chunk_mb": 5}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseClient, "_make_api_call", flaky_call)
-        result = run_module(ebook_upload, args)
+        result = run(ebook_upload, args)
     assert result["failed"] is True
     assert result["changed"] is False
     assert result["results"][0]["status"] == "failed"
@@ -213,12 +213,12 @@ def test_failed_multipart_upload_is_aborted(run_module, s3, bucket, tmp_path, fa
     assert _keys(s3, bucket) == []
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     # A re-run completes the batch.
-    rerun = run_module(ebook_upload, args)
+    rerun = run(ebook_upload, args)
     assert rerun["changed"] is True and rerun["results"][0]["status"] == "uploaded"
     assert _keys(s3, bucket) == ["huge.pdf"]
 
 
-def test_failed_single_put_leaves_nothing(run_module, s3, bucket, tmp_path):
+def test_failed_single_put_leaves_nothing(run, s3, bucket, tmp_path):
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
@@ -232,17 +232,17 @@ def test_failed_single_put_leaves_nothing(run_module, s3, bucket, tmp_path):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseClient, "_make_api_call", flaky_call)
-        result = run_module(ebook_upload, {"bucket": bucket, "src": str(src)})
+        result = run(ebook_upload, {"bucket": bucket, "src": str(src)})
     assert result["failed"] is True and result["changed"] is True
     items = _by_path_suffix(result["results"])
     assert items["b.epub"]["status"] == "failed"
     assert "nothing was stored: BadDigest: checksum mismatch" in items["b.epub"]["reason"]
     assert _keys(s3, bucket) == ["a.pdf", "fiction/c.mobi"]
-    rerun = run_module(ebook_upload, {"bucket": bucket, "src": str(src)})
+    rerun = run(ebook_upload, {"bucket": bucket, "src": str(src)})
     assert rerun["summary"]["uploaded"] == 1 and rerun["summary"]["skipped"] == 2
 
 
-def test_role_is_assumed_before_uploading(run_module, s3, bucket, tmp_path):
+def test_role_is_assumed_before_uploading(run, s3, bucket, tmp_path):
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(
         RoleName="S3AccessRole",
@@ -259,7 +259,7 @@ def test_role_is_assumed_before_uploading(run_module, s3, bucket, tmp_path):
 
     ebook_upload.AnsibleAWSModule.client = spy
     try:
-        result = run_module(ebook_upload, {"bucket": bucket, "src": str(src), "role_arn": role})
+        result = run(ebook_upload, {"bucket": bucket, "src": str(src), "role_arn": role})
     finally:
         ebook_upload.AnsibleAWSModule.client = real_client
     assert result["changed"] is True
@@ -278,23 +278,23 @@ def test_role_is_assumed_before_uploading(run_module, s3, bucket, tmp_path):
         ("max_size_mb", 0, "max_size_mb must be between 1"),
     ],
 )
-def test_bounds_are_checked(run_module, aws, tmp_path, option, value, message):
-    result = run_module(ebook_upload, {"bucket": "b", "src": str(tmp_path), option: value})
+def test_bounds_are_checked(run, moto, tmp_path, option, value, message):
+    result = run(ebook_upload, {"bucket": "b", "src": str(tmp_path), option: value})
     assert result["failed"] is True
     assert message in result["msg"]
 
 
-def test_many_small_files(run_module, s3, bucket, tmp_path):
+def test_many_small_files(run, s3, bucket, tmp_path):
     src = tmp_path / "src"
     for index in range(40):
         samples.write(src / f"shelf{index % 4}" / f"book{index:03d}.pdf", samples.pdf_bytes(f"book {index}"))
-    result = run_module(ebook_upload, {"bucket": bucket, "src": str(src), "concurrency": 8})
+    result = run(ebook_upload, {"bucket": bucket, "src": str(src), "concurrency": 8})
     assert result["summary"]["uploaded"] == 40
     assert len(_keys(s3, bucket)) == 40
     assert [item["path"] for item in result["results"]] == sorted(item["path"] for item in result["results"])
 
 
-def test_sigterm_during_a_multipart_upload_aborts_it(run_module, s3, bucket, tmp_path):
+def test_sigterm_during_a_multipart_upload_aborts_it(run, s3, bucket, tmp_path):
     """SIGTERM (an Ansible timeout, a Ctrl-C of the controller) mid-upload: no object, no open upload."""
     from botocore.client import BaseClient
 
@@ -315,9 +315,9 @@ def test_sigterm_during_a_multipart_upload_aborts_it(run_module, s3, bucket, tmp
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseClient, "_make_api_call", slow_call)
         with pytest.raises(KeyboardInterrupt):
-            run_module(ebook_upload, args)
+            run(ebook_upload, args)
     assert signal.getsignal(signal.SIGTERM) == previous
     assert _keys(s3, bucket) == []
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    rerun = run_module(ebook_upload, args)
+    rerun = run(ebook_upload, args)
     assert rerun["changed"] is True and _keys(s3, bucket) == ["huge.pdf"]

@@ -9,10 +9,12 @@ import boto3
 from botocore.exceptions import ClientError
 from tap_moto_stack import DATA_BUCKET
 from tap_moto_stack import LOG_BUCKET
+from tap_moto_stack import LOG_GROUP
 from tap_moto_stack import REGION
+from tap_moto_stack import RULE
 from tap_moto_stack import STACK
-from tap_moto_stack import complete_fixture_stack
-from tap_moto_stack import create_stack
+from tap_moto_stack import TAGS
+from tap_moto_stack import create_complete_stack
 
 from ansible_collections.tap.ebook_storage.plugins.modules import localstack_parity
 from ansible_collections.tap.ebook_storage.plugins.modules import storage_verify
@@ -38,9 +40,7 @@ def bucket_failures(run, template_text):
 
 def incomplete_stack():
     """A stack as moto's CloudFormation leaves it: bucket settings partly missing, like LocalStack's."""
-    outputs = create_stack()
-    complete_fixture_stack(outputs, bucket_settings=False)
-    return outputs
+    return create_complete_stack(bucket_settings=False)
 
 
 def test_applies_what_the_template_declares_then_is_idempotent(moto, run, template_text):
@@ -53,6 +53,7 @@ def test_applies_what_the_template_declares_then_is_idempotent(moto, run, templa
     assert first["applied"] == [
         "logging_bucket.ownership",
         "logging_bucket.public_access_block",
+        "logging_bucket.versioning",
         "logging_bucket.lifecycle",
         "data_bucket.ownership",
         "data_bucket.public_access_block",
@@ -66,7 +67,7 @@ def test_applies_what_the_template_declares_then_is_idempotent(moto, run, templa
     rule = data["settings"]["encryption"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == outputs["KmsKeyArn"]
     assert rule["BucketKeyEnabled"] is True
-    assert data["settings"]["logging"] == {"TargetBucket": LOG_BUCKET, "TargetPrefix": "ebooks-access-logs/"}
+    assert data["settings"]["logging"] == {"TargetBucket": LOG_BUCKET, "TargetPrefix": "s3-access/"}
 
     assert bucket_failures(run, template_text) == []
 
@@ -122,8 +123,7 @@ def test_acl_when_ownership_is_already_enforced(moto, run, template_text):
 
 
 def test_wrong_key_and_undeclared_lifecycle_are_corrected(moto, run, template_text):
-    outputs = create_stack()
-    complete_fixture_stack(outputs)
+    outputs = create_complete_stack()
     other = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
     s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
@@ -143,8 +143,10 @@ def test_wrong_key_and_undeclared_lifecycle_are_corrected(moto, run, template_te
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]
         },
     )
+    # s3-access/: the prefix the log bucket's policy lets S3 deliver to (moto checks it)
     s3().put_bucket_logging(
-        Bucket=LOG_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOG_BUCKET, "TargetPrefix": "loop/"}}
+        Bucket=LOG_BUCKET,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOG_BUCKET, "TargetPrefix": "s3-access/"}},
     )
     result = parity(run, template_text)
     assert result["applied"] == ["logging_bucket.logging", "data_bucket.encryption"]
@@ -154,8 +156,7 @@ def test_wrong_key_and_undeclared_lifecycle_are_corrected(moto, run, template_te
 
 
 def test_same_key_by_id_is_not_rewritten(moto, run, template_text):
-    outputs = create_stack()
-    complete_fixture_stack(outputs)
+    outputs = create_complete_stack()
     s3().put_bucket_encryption(
         Bucket=DATA_BUCKET,
         ServerSideEncryptionConfiguration={
@@ -175,8 +176,7 @@ def test_same_key_by_id_is_not_rewritten(moto, run, template_text):
 
 
 def test_logging_disabled_stack_has_only_the_data_bucket(moto, run, template_text):
-    outputs = create_stack(parameters={"EnableLogging": "false"})
-    complete_fixture_stack(outputs, bucket_settings=False, logging=False)
+    create_complete_stack(parameters={"EnableLogging": "false"}, bucket_settings=False)
     result = parity(run, template_text)
     assert list(result["desired"]) == ["data_bucket"]
     assert "data_bucket.logging" not in result["applied"]
@@ -202,7 +202,8 @@ def test_write_errors_name_the_bucket(moto, run, template_text):
     original = __import__("botocore.client", fromlist=["BaseClient"]).BaseClient._make_api_call
 
     def deny(self, operation_name, api_params):
-        if operation_name == "PutBucketVersioning":
+        # the data bucket's only: the log bucket, written first, has versioning declared too
+        if operation_name == "PutBucketVersioning" and api_params["Bucket"] == DATA_BUCKET:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, operation_name)
         return original(self, operation_name, api_params)
 
@@ -214,29 +215,27 @@ def test_write_errors_name_the_bucket(moto, run, template_text):
 
 
 def test_log_group_retention_is_applied(moto, run, template_text):
-    outputs = create_stack()
-    complete_fixture_stack(outputs)
+    create_complete_stack()
     logs = boto3.client("logs", region_name=REGION)
-    logs.delete_retention_policy(logGroupName="/aws/lambda/eBook-StorageMonitoring-dev")
+    logs.delete_retention_policy(logGroupName=LOG_GROUP)
     result = parity(run, template_text)
     assert result["applied"] == ["log_group.retention"]
-    group = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/eBook-StorageMonitoring-dev")["logGroups"][0]
+    group = logs.describe_log_groups(logGroupNamePrefix=LOG_GROUP)["logGroups"][0]
     assert group["retentionInDays"] == 90
     assert parity(run, template_text)["changed"] is False
 
 
 def test_schedule_rule_tags_are_applied(moto, run, template_text):
-    text = template_text.replace(
-        "      State: ENABLED\n", "      State: ENABLED\n      Tags:\n        - {Key: Project, Value: ebook-storage}\n"
-    )
-    assert text != template_text
-    complete_fixture_stack(create_stack())  # deployed without the rule's tags
+    create_complete_stack()
     events = boto3.client("events", region_name=REGION)
-    arn = events.describe_rule(Name="ebooks-storage-monitoring-dev")["Arn"]
+    arn = events.describe_rule(Name=RULE)["Arn"]
+    # deployed without the rule's tags (moto's CloudFormation applies them; a provider may not)
+    events.untag_resource(ResourceARN=arn, TagKeys=list(TAGS))
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
-    result = parity(run, text, check_mode=True)
+    result = parity(run, template_text, check_mode=True)
     assert result["applied"] == ["schedule_rule.tags"]
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
-    parity(run, text)
-    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "Project", "Value": "ebook-storage"}]
-    assert "schedule_rule.tags" not in parity(run, text)["applied"]
+    parity(run, template_text)
+    tags = events.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == TAGS
+    assert "schedule_rule.tags" not in parity(run, template_text)["applied"]

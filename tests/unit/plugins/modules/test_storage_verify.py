@@ -15,20 +15,18 @@ from tap_moto_stack import ACCOUNT
 from tap_moto_stack import DATA_BUCKET
 from tap_moto_stack import FUNCTION
 from tap_moto_stack import LOG_BUCKET
+from tap_moto_stack import LOG_GROUP
 from tap_moto_stack import MONITOR_ROLE
 from tap_moto_stack import REGION
+from tap_moto_stack import RULE
 from tap_moto_stack import STACK
 from tap_moto_stack import TAGS
 from tap_moto_stack import TOPIC_ARN
-from tap_moto_stack import complete_fixture_stack
+from tap_moto_stack import create_complete_stack
 from tap_moto_stack import create_stack
-from tap_moto_stack import data_bucket_policy
-from tap_moto_stack import fixture_text
 from tap_moto_stack import queue_monitor_report
 
 from ansible_collections.tap.ebook_storage.plugins.modules import storage_verify
-
-RULE = "ebooks-storage-monitoring-dev"
 
 
 def verify(run, template_text, **options):
@@ -72,7 +70,7 @@ def test_every_check_passes_on_a_complete_stack(stack, run, template_text):
         "bucket_policy.DenySseC",
         "bucket_policy.DenyUnauthorisedWriters",
         "bucket_policy.no_public_allow",
-        "logging_bucket_policy.AllowS3ServerAccessLogs",
+        "logging_bucket_policy.AllowS3ServerAccessLogDelivery",
         "kms.enabled",
         "kms.rotation",
         "kms.alias",
@@ -101,8 +99,7 @@ def test_every_check_passes_on_a_complete_stack(stack, run, template_text):
 
 def test_deployed_template_is_the_default_reference(moto, run):
     """Without template_body the module reads the template with GetTemplate."""
-    outputs = create_stack()
-    complete_fixture_stack(outputs)
+    create_complete_stack()
     result = run(storage_verify, {"stack_name": STACK, "checks": ["bucket", "lambda", "events"]})
     assert result["failed"] is False, failed_ids(result)
     assert result["api_calls"]["by_operation"]["cloudformation:GetTemplate"] == 1
@@ -143,20 +140,27 @@ def _s3():
     return boto3.client("s3", region_name=REGION)
 
 
+def _deployed_policy():
+    """The data bucket's policy as the stack fixture deployed it from the template."""
+    return json.loads(_s3().get_bucket_policy(Bucket=DATA_BUCKET)["Policy"])
+
+
 def _put_policy_without(sid):
-    policy = data_bucket_policy("x")
+    policy = _deployed_policy()
+    assert sid in [s["Sid"] for s in policy["Statement"]]
     policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != sid]
     _s3().put_bucket_policy(Bucket=DATA_BUCKET, Policy=json.dumps(policy))
 
 
 def _put_policy_changed(outputs):
-    policy = data_bucket_policy(outputs["KmsKeyArn"])
-    policy["Statement"][1]["Condition"] = {"NumericLessThan": {"s3:TlsVersion": "1.1"}}
+    policy = _deployed_policy()
+    (tls,) = [s for s in policy["Statement"] if s["Sid"] == "DenyOutdatedTls"]
+    tls["Condition"] = {"NumericLessThan": {"s3:TlsVersion": "1.1"}}
     _s3().put_bucket_policy(Bucket=DATA_BUCKET, Policy=json.dumps(policy))
 
 
 def _put_policy_public(outputs):
-    policy = data_bucket_policy(outputs["KmsKeyArn"])
+    policy = _deployed_policy()
     policy["Statement"].append(
         {
             "Sid": "Open",
@@ -260,13 +264,15 @@ BREAKERS = {
         Bucket=DATA_BUCKET, Tagging={"TagSet": [{"Key": "Project", "Value": "other"}]}
     ),
     "logging_bucket.lifecycle": lambda o: _s3().delete_bucket_lifecycle(Bucket=LOG_BUCKET),
+    # s3-access/: the prefix the log bucket's policy lets S3 deliver to (moto checks it)
     "logging_bucket.logging": lambda o: _s3().put_bucket_logging(
-        Bucket=LOG_BUCKET, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOG_BUCKET, "TargetPrefix": "self/"}}
+        Bucket=LOG_BUCKET,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOG_BUCKET, "TargetPrefix": "s3-access/"}},
     ),
     "bucket_policy.DenySseC": lambda o: _put_policy_without("DenySseC"),
     "bucket_policy.DenyOutdatedTls": _put_policy_changed,
     "bucket_policy.no_public_allow": _put_policy_public,
-    "logging_bucket_policy.AllowS3ServerAccessLogs": lambda o: _s3().delete_bucket_policy(Bucket=LOG_BUCKET),
+    "logging_bucket_policy.AllowS3ServerAccessLogDelivery": lambda o: _s3().delete_bucket_policy(Bucket=LOG_BUCKET),
     "kms.enabled": lambda o: _kms().disable_key(KeyId=o["KmsKeyId"]),
     "kms.rotation": lambda o: _kms().disable_key_rotation(KeyId=o["KmsKeyId"]),
     "kms.alias": lambda o: _kms().delete_alias(AliasName="alias/ebooks-storage-dev"),
@@ -296,7 +302,7 @@ BREAKERS = {
     ),
     "iam.StorageMonitoringRole.inline_policies": lambda o: _iam().put_role_policy(
         RoleName=MONITOR_ROLE,
-        PolicyName="StorageMonitoring",
+        PolicyName="storage-monitoring",
         PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
         ),
@@ -317,10 +323,10 @@ BREAKERS = {
         },
     ),
     "lambda.log_group": lambda o: boto3.client("logs", region_name=REGION).delete_log_group(
-        logGroupName=f"/aws/lambda/{FUNCTION}"
+        logGroupName=LOG_GROUP
     ),
     "lambda.log_group/retention": lambda o: boto3.client("logs", region_name=REGION).put_retention_policy(
-        logGroupName=f"/aws/lambda/{FUNCTION}", retentionInDays=7
+        logGroupName=LOG_GROUP, retentionInDays=7
     ),
     "lambda.on_failure_destination": lambda o: (
         _lambda().delete_function_event_invoke_config(FunctionName=FUNCTION),
@@ -504,7 +510,7 @@ def test_unresolvable_template_value_fails_that_check(stack, run, template_text)
     result = verify(run, broken, checks=["bucket.lifecycle"])
     check = by_id(result)["bucket.lifecycle"]
     assert check["status"] == "failed"
-    assert "Resources.EbooksBucket.Properties.LifecycleConfiguration.Rules[0]" in check["message"]
+    assert "Resources.EbooksS3Bucket.Properties.LifecycleConfiguration.Rules[0]" in check["message"]
     assert "NoSuchParameter" in check["message"]
 
 
@@ -515,8 +521,7 @@ def test_template_that_is_not_a_template_fails_clearly(stack, run):
 
 
 def test_logging_disabled_stack(moto, run, template_text):
-    outputs = create_stack(parameters={"EnableLogging": "false"})
-    complete_fixture_stack(outputs, logging=False)
+    create_complete_stack(parameters={"EnableLogging": "false"})
     result = verify(run, template_text)
     checks = by_id(result)
     assert not [c for c in checks if c.startswith("logging_bucket")]
@@ -574,11 +579,10 @@ def test_tags_check_uses_template_tags_only(stack, run, template_text):
     assert by_id(result)["bucket.tags"]["status"] == "passed"
 
 
-def test_resources_are_found_by_contract_outputs_not_logical_ids(moto, run):
-    text = re.sub(r"EbooksBucket(?![A-Za-z])", "BooksBucketRenamed", fixture_text("tap_stack_small.yml"))
-    assert "EbooksBucketName:" in text and "!Ref BooksBucketRenamed" in text
-    outputs = create_stack(text)
-    complete_fixture_stack(outputs)
+def test_resources_are_found_by_contract_outputs_not_logical_ids(moto, run, template_text):
+    text = re.sub(r"EbooksS3Bucket(?![A-Za-z])", "BooksBucketRenamed", template_text)
+    assert "EbooksBucketName:" in text and "!Ref BooksBucketRenamed" in text and "EbooksS3Bucket:" not in text
+    create_complete_stack(text)
     result = run(storage_verify, {"stack_name": STACK, "template_body": text, "checks": ["bucket", "bucket_policy"]})
     assert result["failed"] is False, failed_ids(result)
     assert by_id(result)["bucket.versioning"]["resource"] == f"arn:aws:s3:::{DATA_BUCKET}"

@@ -3,31 +3,30 @@ names the input each bad value came from, and makes no API call."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from tap_moto_stack import TEMPLATE_PATH as TEMPLATE
 
 from ansible_collections.tap.ebook_storage.plugins.modules import template_parameters
-from tap_moto_stack import COLLECTION_ROOT
-from tap_moto_stack import run_module
 
-TEMPLATE = os.path.join(COLLECTION_ROOT, "files", "TapStack.yml")
 INPUT_NAMES = {"Environment": "ebook_stack_environment", "EnableLogging": "ebook_stack_enable_logging"}
 
 
-def run(parameters):
-    args = {
-        "template_path": TEMPLATE,
-        "parameters": parameters,
-        "input_names": INPUT_NAMES,
-        "input_prefix": "ebook_stack_parameters.",
-    }
-    # run_module adds the region that AWS modules take; this one has none.
-    return run_module(template_parameters, args, drop_region=True)
+@pytest.fixture
+def check(run):
+    def check_parameters(parameters):
+        args = {
+            "template_path": TEMPLATE,
+            "parameters": parameters,
+            "input_names": INPUT_NAMES,
+            "input_prefix": "ebook_stack_parameters.",
+        }
+        return run(template_parameters, args)
+
+    return check_parameters
 
 
-def test_good_values_come_back_as_strings():
-    result = run({"Environment": "dev", "EnableLogging": True, "LogRetentionDays": 30, "AlertEmail": ""})
+def test_good_values_come_back_as_strings(check):
+    result = check({"Environment": "dev", "EnableLogging": True, "LogRetentionDays": 30, "AlertEmail": ""})
     assert not result.get("failed"), result
     assert result["parameters"] == {
         "Environment": "dev", "EnableLogging": "true", "LogRetentionDays": "30", "AlertEmail": "",
@@ -48,28 +47,28 @@ def test_good_values_come_back_as_strings():
         ({"Bogus": 1}, "ebook_stack_parameters.Bogus: the template has no parameter Bogus"),
     ],
 )
-def test_a_bad_value_fails_naming_the_input_and_what_is_allowed(parameters, expected):
-    result = run(parameters)
+def test_a_bad_value_fails_naming_the_input_and_what_is_allowed(check, parameters, expected):
+    result = check(parameters)
     assert result["failed"] is True
     assert result["msg"].startswith("Bad stack parameters, nothing was changed: ")
     assert expected in result["msg"]
 
 
-def test_every_bad_value_is_reported_at_once():
-    result = run({"Environment": "qa", "LogRetentionDays": -5})
+def test_every_bad_value_is_reported_at_once(check):
+    result = check({"Environment": "qa", "LogRetentionDays": -5})
     assert len(result["errors"]) == 2
 
 
-def test_the_constraint_description_tells_what_is_allowed():
-    result = run({"MonitoringSchedule": "every day"})
+def test_the_constraint_description_tells_what_is_allowed(check):
+    result = check({"MonitoringSchedule": "every day"})
     with open(TEMPLATE, encoding="utf-8") as handle:
         template = template_parameters.load_template(handle.read())
     description = template["Parameters"]["MonitoringSchedule"]["ConstraintDescription"]
     assert description in result["msg"]
 
 
-def test_a_missing_template_is_a_clear_failure(tmp_path):
+def test_a_missing_template_is_a_clear_failure(run, tmp_path):
     args = {"template_path": str(tmp_path / "nope.yml"), "parameters": {}}
-    result = run_module(template_parameters, args, drop_region=True)
+    result = run(template_parameters, args)
     assert result["failed"] is True
     assert "Could not read the template" in result["msg"] and "nope.yml" in result["msg"]

@@ -1,16 +1,26 @@
-"""Issue "reliability", case 6: module options of the wrong type, unknown or missing (argument specs).
+# Copyright: Contributors to the tap.ebook_storage collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-Every collection module is called the way a user would, ``ansible localhost -m tap.ebook_storage.<module> -a
-'...'``, with a bad option. Each must fail before doing anything, with Ansible's argument-spec message that
-names the option, and without a Python traceback. The AWS modules get ``endpoint_url=http://127.0.0.1:9``
-(nothing listens there) and no credentials, so nothing could reach AWS even if a check were missing.
-No LocalStack is needed.
+"""Module options of the wrong type, unknown or missing (issue "reliability", case 6).
+
+Every collection module gets a bad option, written as a user would after ``ansible localhost -m
+tap.ebook_storage.<module> -a '...'`` and split by the ``ansible`` command's own parser (parse_kv).
+Each must fail before doing anything, with Ansible's argument-spec message that names the option and
+without a Python traceback. The module runs in this process: the check is AnsibleModule's argument
+validation, the same code as on a target; no AWS call may be attempted (moto is not even started).
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import os
+from unittest import mock
+
 import pytest
-from reliability_support import ROOT, run_all
+from ansible.parsing.splitter import parse_kv
+from tap_moto_stack import COLLECTION_ROOT
+from tap_moto_stack import TEMPLATE_PATH
 
 NOWHERE = "endpoint_url=http://127.0.0.1:9"
 
@@ -46,9 +56,9 @@ CASES = {
         ("missing", f"state=present {NOWHERE}", "missing required arguments: bucket"),
     ],
     "template_parameters": [
-        ("wrong-type", "template_path=files/TapStack.yml parameters=notadict",
+        ("wrong-type", f"template_path={TEMPLATE_PATH} parameters=notadict",
          "argument 'parameters' is of type str and we were unable to convert to dict"),
-        ("unknown", "template_path=files/TapStack.yml bogus=1",
+        ("unknown", f"template_path={TEMPLATE_PATH} bogus=1",
          "Unsupported parameters for (tap.ebook_storage.template_parameters) module: bogus"),
         ("missing", "input_prefix=x", "missing required arguments: template_path"),
     ],
@@ -73,29 +83,35 @@ PARAMS = [pytest.param(module, args, expected, id=f"{module}-{case}")
           for module, cases in CASES.items() for case, args, expected in cases]
 
 
-@pytest.fixture(scope="module")
-def adhoc_runs(ansible):
-    """Every bad call, run at once (each is a separate `ansible` process)."""
-    calls = [lambda m=module, a=args: ansible.adhoc(f"tap.ebook_storage.{m}", a) for module, args, _ in
-             ((p.values[0], p.values[1], p.values[2]) for p in PARAMS)]
-    results = run_all(calls, workers=3)
-    return {(p.values[0], p.values[1]): run for p, run in zip(PARAMS, results, strict=True)}
-
-
 def test_every_module_has_bad_option_cases():
-    modules = {path.stem for path in (ROOT / "plugins" / "modules").glob("*.py") if path.stem != "__init__"}
+    modules = {name[:-3] for name in os.listdir(os.path.join(COLLECTION_ROOT, "plugins", "modules"))
+               if name.endswith(".py") and name != "__init__.py"}
     assert modules == set(CASES), (
         f"modules without argument-spec cases here: {sorted(modules - set(CASES))}; "
         f"cases for modules that do not exist: {sorted(set(CASES) - modules)}")
 
 
+@pytest.fixture
+def aws_calls():
+    """Every AWS API call attempted; each also fails, so a module that got past its arguments cannot go on."""
+    calls = []
+
+    def refuse(client, operation_name, params):
+        calls.append(operation_name)
+        raise RuntimeError(f"{operation_name} attempted: the arguments should have been refused first")
+
+    with mock.patch("botocore.client.BaseClient._make_api_call", refuse):
+        yield calls
+
+
 @pytest.mark.parametrize(("module", "args", "expected"), PARAMS)
-def test_bad_module_option_is_refused_with_a_message_naming_it(module, args, expected, adhoc_runs):
-    run = adhoc_runs[(module, args)]
-    assert run.rc != 0, f"`ansible -m tap.ebook_storage.{module} -a '{args}'` succeeded:\n{run.output}"
-    assert "FAILED!" in run.output, run.output
-    assert expected in run.output, f"the message does not say '{expected}':\n{run.output}"
-    assert not run.has_traceback(), f"a Python traceback instead of a message:\n{run.output}"
+def test_bad_module_option_is_refused_with_a_message_naming_it(module, args, expected, run, aws_env, aws_calls):
+    code = importlib.import_module(f"ansible_collections.tap.ebook_storage.plugins.modules.{module}")
+    result = run(code, parse_kv(args))
+    assert result["failed"] is True, f"{module} accepted '{args}': {result}"
+    assert expected in result["msg"], f"the message does not say '{expected}': {result['msg']}"
+    assert "exception" not in result and "Traceback" not in json.dumps(result), f"a traceback: {result}"
     # Refused by the argument spec, before any connection was attempted.
+    assert aws_calls == []
     for sign in ("Could not connect", "Unable to locate credentials", "EndpointConnectionError"):
-        assert sign not in run.output, f"the module went on to call AWS ({sign}):\n{run.output}"
+        assert sign not in result["msg"], f"the module went on to call AWS ({sign}): {result['msg']}"
