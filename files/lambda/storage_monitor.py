@@ -24,6 +24,7 @@ ERRORS = (ClientError, BotoCoreError)
 DENIED = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled"}
 ABSENT = {"ServerSideEncryptionConfigurationNotFoundError", "NoSuchPublicAccessBlockConfiguration",
           "OwnershipControlsNotFoundError"}
+EVENT_KEYS = ("source", "detail-type", "id", "time", "resources")  # of an EventBridge event, in reports
 PAB = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 ACTIONS = {  # IAM action each check needs
     "kms_key": "kms:DescribeKey", "inventory": "s3:ListBucketVersions", "object_encryption": "s3:GetObject",
@@ -340,6 +341,9 @@ def handler(event, context):
         raise RuntimeError("BUCKET_NAME is not set")
     monitor, source = Monitor(cfg, context), event.get("source", "aws.events")
     report = monitor.run("schedule" if source == "aws.events" else str(source))
+    # Where the run came from: the EventBridge event's identity, or a direct invocation.
+    eb = event.get("source") == "aws.events" and "detail-type" in event
+    report["invoked_by"] = {k: event.get(k) for k in EVENT_KEYS} if eb else {"source": "direct"}
     LOG.info("%s", json.dumps(report))
     if cfg.topic:
         monitor.publish(report)

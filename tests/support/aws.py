@@ -358,8 +358,10 @@ def _left_keys(aws, env, prefix, tag):
             continue
         tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])}
         ours = tags.get("Project") == "ebook-storage" and tags.get("Environment") == env
-        if ours or (tag and tag in tags):
+        if ours:
             left.append(f"{key['KeyId']} ({meta.get('KeyState')})")
+        elif tag and tag in tags:
+            left.append(f"{key['KeyId']} ({meta.get('KeyState')}, {tag}={tags[tag]})")
     return left
 
 

@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
 """Molecule's dependency step for this collection's scenarios, offline.
 
-    check_dependencies.py PROJECT_DIRECTORY
+    check_dependencies.py PROJECT_DIRECTORY [SCENARIO STATE_FILE]
 
 Galaxy cannot be reached from these machines, so nothing is installed: this
 checks that the collections the scenarios use are found, in the versions they
 need, and that tap.ebook_storage resolves to PROJECT_DIRECTORY (the link that
 `make setup` puts in .collections/). Exits 1 with the reason otherwise.
+
+With SCENARIO and Molecule's STATE_FILE it also warns when Molecule believes
+the scenario is already created or prepared (a `molecule converge` or an
+interrupted run that nobody destroyed): Molecule then skips create and prepare,
+and `molecule test` has no leading destroy, so the clean-slate check and the
+scenario's fixtures would not run. Only a warning: the same state is normal
+while working with `molecule converge`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,10 +34,24 @@ def version_tuple(text):
     return tuple(int(part) for part in text.split("-")[0].split(".")[:3])
 
 
+def warn_if_not_destroyed(scenario, state_file):
+    path = Path(state_file)
+    text = path.read_text() if path.is_file() else ""
+    if re.search(r"^(created|prepared): true\s*$", text, re.MULTILINE):
+        print(
+            f"WARNING: Molecule's state ({path}) says scenario {scenario} is already created/prepared: it was "
+            "not destroyed after a `molecule converge` or an interrupted run. Molecule skips create and prepare "
+            f"now, so nothing checks for leftovers. Before `molecule test`, run `molecule destroy -s {scenario}`.",
+            file=sys.stderr,
+        )
+
+
 def main(argv):
-    if len(argv) != 1:
+    if len(argv) not in (1, 3):
         print(__doc__, file=sys.stderr)
         return 2
+    if len(argv) == 3:
+        warn_if_not_destroyed(argv[1], argv[2])
     project = Path(argv[0]).resolve()
     collections_path = project / ".collections"
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections_path))

@@ -13,7 +13,7 @@ Messages read are deleted. The queue is named, not given by URL: on LocalStack
 community.aws.sqs_queue returns no queue_url for a queue it creates, and
 LocalStack's URLs contain "localstack", which Ansible masks in module results
 when that is also the dummy secret key. Endpoint, region and credentials come
-from the AWS_* environment variables.
+from the AWS_* environment variables. The parsing is tests/support/mailbox.py's.
 """
 
 from __future__ import annotations
@@ -21,33 +21,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import boto3
 
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.mailbox import classify_report, sns_notification  # noqa: E402
+
 NO_REPORT = 3
-
-
-def notification(body):
-    """The SNS envelope of an SQS message body (None if it is not one)."""
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        return None
-    return envelope if isinstance(envelope, dict) and envelope.get("Type") == "Notification" else None
-
-
-def classify(envelope):
-    """('report', dict), ('failure', dict) or ('other', str) for one SNS notification."""
-    try:
-        message = json.loads(envelope.get("Message", ""))
-    except ValueError:
-        return "other", envelope.get("Message", "")[:200]
-    if isinstance(message, dict) and "generated_at" in message and "trigger" in message:
-        return "report", message
-    if isinstance(message, dict) and "requestContext" in message:
-        # Lambda's on-failure destination record: the monitor run failed.
-        return "failure", message
-    return "other", json.dumps(message)[:200]
 
 
 def main(argv):
@@ -65,11 +49,11 @@ def main(argv):
         )
         for msg in answer.get("Messages", []):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
-            envelope = notification(msg["Body"])
+            envelope = sns_notification(msg["Body"])
             if envelope is None:
                 seen.append({"kind": "not an SNS notification", "body": msg["Body"][:200]})
                 continue
-            kind, content = classify(envelope)
+            kind, content = classify_report(envelope)
             waited = round(time.monotonic() - started, 1)
             if kind == "report":
                 attributes = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}

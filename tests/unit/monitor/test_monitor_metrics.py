@@ -131,7 +131,7 @@ def test_report_has_the_documented_keys_and_a_utc_timestamp(healthy):
     report = healthy.run()
     assert {"status", "environment", "bucket", "generated_at", "trigger", "objects", "bytes", "uploads_last_24h",
             "noncurrent_versions", "delete_markers", "largest_object", "encryption_check", "configuration",
-            "inventory", "alerts", "requests", "duration_ms", "summary"} == set(report)
+            "inventory", "alerts", "requests", "duration_ms", "summary", "invoked_by"} == set(report)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["generated_at"])
     assert report["environment"] == "dev" and report["bucket"] == DATA_BUCKET
     assert isinstance(report["duration_ms"], int) and report["duration_ms"] >= 0
