@@ -23,6 +23,8 @@ if REPOSITORY_ROOT not in sys.path:
 # group waits for another's stacks. A file of no group (the unit tests) is scheduled test by test.
 GROUP_OF_FILE = {
     "tests/executor/": "executor",  # starts and stops its own LocalStack (:4610)
+    # LOCALSTACK_ENDPOINT too, but only its own randomly named bucket, key and role: beside the group below.
+    "tests/integration/upload_restore/": "integration-upload-restore",
     "tests/integration/": "integration",  # LOCALSTACK_ENDPOINT, started by tools/run-tests.sh
     "tests/reliability/test_localstack_faults.py": "reliability-faults",  # kills its own LocalStack (:4571)
     "tests/reliability/": "reliability-deploys",  # its own LocalStack (:4572)
@@ -30,6 +32,7 @@ GROUP_OF_FILE = {
 
 
 def group_of(nodeid):
+    """The group of a test: the first prefix of GROUP_OF_FILE that its path starts with."""
     path = nodeid.split("::", 1)[0]
     for prefix, group in GROUP_OF_FILE.items():
         if path.startswith(prefix):
