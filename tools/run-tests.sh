@@ -101,10 +101,10 @@ localstack_suites() {
 
 # The Molecule scenarios as a user runs them without LOCALSTACK_ENDPOINT: each
 # scenario's create starts a LocalStack of its own (on its own port) and its
-# destroy stops it, so MOLECULE_JOBS (3) scenarios run at the same time. On the
+# destroy stops it, so MOLECULE_JOBS (2) scenarios run at the same time. On the
 # caller's LocalStack they run one after another (they share stack names).
 molecule_all() {
-  local scenario port=4590 running=0 jobs=${MOLECULE_JOBS:-3}
+  local scenario port=4590 running=0 jobs=${MOLECULE_JOBS:-2}
   # schedule first: it spends a minute waiting for EventBridge's tick, not the CPU.
   for scenario in schedule $(ls molecule | grep -vx schedule); do
     [ -f "molecule/$scenario/molecule.yml" ] || continue
