@@ -21,8 +21,6 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 export PATH="$root/.venv/bin:$PATH" ANSIBLE_CONFIG="$root/ansible.cfg"
 results="$root/.build/test-results"
-# The lanes run with these set; the summary reads them.
-export TEST_RESULTS="$results"
 
 test_endpoint=${TEST_LOCALSTACK_ENDPOINT:-http://localhost:4567}
 localstack_vars=(-e "localstack_endpoint=$test_endpoint" -e localstack_endpoint_is_external=false
@@ -123,6 +121,12 @@ molecule_all() {
 
 localstack_lane() {
   trap stop_localstack EXIT
+  if [ -n "$caller_endpoint" ]; then
+    # One LocalStack for everything: the suites and the scenarios share stack names.
+    localstack_suites
+    molecule_all
+    return
+  fi
   molecule_all &
   localstack_suites
   wait
