@@ -103,8 +103,7 @@ localstack_suites() {
 # caller's LocalStack they run one after another (they share stack names).
 molecule_all() {
   local scenario port=4590 running=0 jobs=${MOLECULE_JOBS:-2}
-  # schedule first: it spends a minute waiting for EventBridge's tick, not the CPU.
-  for scenario in schedule $(ls molecule | grep -vx schedule); do
+  for scenario in $(ls molecule); do
     [ -f "molecule/$scenario/molecule.yml" ] || continue
     port=$((port + 1))
     if [ -n "$caller_endpoint" ]; then
