@@ -6,7 +6,7 @@ run is a failure, not a skip.
 
 The stacks are shared: ``deployments`` deploys an environment once per session (dev and test side by side,
 at the same time) and tears down with ``ebook_stack_purge_data=true`` whatever is left at the end, so that
-the Molecule scenarios that run next find a clean LocalStack.
+the LocalStack is left as it was found (it may be the caller's, ``make test`` with LOCALSTACK_ENDPOINT set).
 """
 
 from __future__ import annotations
