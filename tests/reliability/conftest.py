@@ -11,7 +11,7 @@ xdist worker):
   its settings.
 
 A test that cannot run (a port in use by something else) fails with a message saying why: it never skips.
-Run them with the other LocalStack suites: ``python -m pytest -n 4 --dist loadgroup tests/executor
+Run them with the other LocalStack suites: ``python -m pytest -n 5 --dist loadgroup tests/executor
 tests/integration tests/reliability`` (what ``make test`` does).
 """
 
