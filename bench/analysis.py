@@ -9,7 +9,7 @@ def derive(figures):
     out = {}
     create = found.get("deploy.create")
     if create and create.get("module_overhead_s"):
-        # Each module task counted up to the same run's aws_caller_info task (start-up of an AWS module + 1 call).
+        # Each module task counted up to the same run's pre-flight task (start-up of an AWS module + a few calls).
         per_module = create["module_floor_s"]
         startup = create["module_overhead_s"]
         out["deploy_module_startup"] = {

@@ -3,16 +3,19 @@
 import json
 from datetime import datetime
 
-# (category, test on (task file, action)), first match wins.
+PREFLIGHT = "pre-flight and stack state"
+AFTER_DEPLOY = "parity, outputs and verification"
+# (category, test on (task file, action)), first match wins. The role's tasks before 1.1.0 (separate probes,
+# stack-state files, three modules after the deploy) fall into the same categories, so runs compare.
 CATEGORIES = [
     ("validation (no API call)", lambda f, a: f == "validate.yml" or a.endswith("validate_argument_spec")),
-    ("pre-flight checks", lambda f, a: f == "preflight.yml"),
-    ("stack state read", lambda f, a: f in ("stack_state.yml", "failed_state.yml")),
+    (PREFLIGHT, lambda f, a: f in ("preflight.yml", "stack_state.yml", "failed_state.yml") or a.endswith(".preflight")),
     ("CloudFormation (amazon.aws.cloudformation)", lambda f, a: a == "amazon.aws.cloudformation"),
-    ("LocalStack parity", lambda f, a: a.endswith("localstack_parity")),
-    ("outputs files (stack_outputs)", lambda f, a: a.endswith("stack_outputs")),
-    ("verification (storage_verify)", lambda f, a: a.endswith("storage_verify")),
+    (AFTER_DEPLOY, lambda f, a: a.endswith(("localstack_parity", "stack_outputs", "storage_verify", "post_deploy"))),
 ]
+# The categories of results recorded before 1.1.0, by their new name.
+OLD_CATEGORIES = {"pre-flight checks": PREFLIGHT, "stack state read": PREFLIGHT, "LocalStack parity": AFTER_DEPLOY,
+                  "outputs files (stack_outputs)": AFTER_DEPLOY, "verification (storage_verify)": AFTER_DEPLOY}
 OTHER = "other tasks (includes, asserts, tables)"
 STARTUP = "ansible-playbook start-up, between tasks"
 # Actions that run in the controller process; every other task starts a module process.
@@ -71,3 +74,12 @@ def breakdown(task_list, wall):
         shares[name] += t["seconds"]
     shares[STARTUP] = max(0.0, wall - sum(shares.values()))
     return shares
+
+
+def regrouped(shares):
+    """A breakdown recorded with the old categories, in the current ones."""
+    out = {}
+    for name, seconds in shares.items():
+        key = OLD_CATEGORIES.get(name, name)
+        out[key] = out.get(key, 0.0) + seconds
+    return out

@@ -12,8 +12,8 @@ def run(port, name, extra_vars=(), root=config.ROOT, outputs_dir=None):
     seconds, stdout = procs.run(cmd, name, env=procs.ansible_env(aws.endpoint(port), root), cwd=root)
     tasks = ansible_json.tasks(stdout)
     deploy = ansible_json.result_of(stdout, "amazon.aws.cloudformation")
-    verify = ansible_json.result_of(stdout, "storage_verify")
-    caller = ansible_json.result_of(stdout, "amazon.aws.aws_caller_info")  # the floor of a module run, in-run
+    verify = ansible_json.result_of(stdout, "post_deploy")
+    caller = ansible_json.result_of(stdout, ".preflight")  # near the floor of an AWS module run, in-run
     return {
         "seconds": seconds,
         "breakdown": ansible_json.breakdown(tasks, seconds),

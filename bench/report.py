@@ -43,6 +43,36 @@ def breakdown_table(figures):
     return rows
 
 
+DEPLOY_BEFORE = config.RESULTS / "deploy-before.json"
+
+
+def deploy_before_after(figures):
+    """The deploy figures beside bench/results/deploy-before.json (the role before 1.1.0, same bench)."""
+    now = {f["id"]: f for f in figures if f["id"].startswith("deploy.")}
+    if not now or not DEPLOY_BEFORE.exists():
+        return []
+    from bench.ansible_json import regrouped
+
+    recorded = json.loads(DEPLOY_BEFORE.read_text())
+    before = {f["id"]: f for f in recorded["figures"] if f["id"] in now}
+    ids = [i for i in now if i in before]
+    if not ids:
+        return []
+    rows = [f"| deploy.yml before and after (median s; before: {recorded['started_at']}, commit "
+            f"{recorded.get('machine', {}).get('git_commit', '?')[:7]}) | "
+            + " | ".join(f"{i.split('.')[1]} before | after" for i in ids) + " |",
+            "|---|" + "--:|--:|" * len(ids)]
+    old = {i: regrouped(before[i].get("breakdown") or {}) for i in ids}
+    for key in now[ids[0]].get("breakdown") or {}:
+        rows.append(f"| {key} | " + " | ".join(f"{old[i].get(key, 0.0):.1f} | {now[i]['breakdown'][key]:.1f}"
+                                                 for i in ids) + " |")
+    rows.append("| **total (wall)** | " + " | ".join(f"{before[i]['median']:.1f} | {now[i]['median']:.1f}"
+                                                     for i in ids) + " |")
+    rows.append("| module processes | " + " | ".join(f"{before[i].get('module_runs') or '-'} | "
+                                                     f"{now[i].get('module_runs') or '-'}" for i in ids) + " |")
+    return rows
+
+
 def monitor_table(figures):
     if not figures:
         return []
@@ -81,8 +111,8 @@ NOTES = [
     " the machine is shared and noisy, so read the ratios, not the absolute times.",
     "LocalStack: the bench's own, host mode, on :4680 (start-ups on :4681); one bench process talks to it.",
     "Deploy: bare create = reset (delete stack and retained buckets), create_stack, describe_stacks every 0.5 s;"
-    " deploy.yml = the whole role: validation, pre-flight, stack state, amazon.aws.cloudformation, parity, outputs,"
-    " storage_verify.",
+    " deploy.yml = the whole role: validation (on the controller), pre-flight with the stack state, "
+    "amazon.aws.cloudformation, post_deploy (parity, outputs, verification).",
     "Setup warm = make deploy's steps with everything installed and LocalStack up (setup-environments.sh,"
     " playbooks/localstack.yml, deploy.yml unchanged). Setup cold (--full or --cold) = git clone of the committed"
     " tree, setup with PIP_NO_CACHE_DIR=1, LocalStack start on :4682, deploy.yml create.",
@@ -97,8 +127,8 @@ def analysis_lines(found):
     lines = []
     if start := found.get("deploy_module_startup"):
         lines.append(f"deploy.yml create runs {start['module_runs']} Ansible modules, each a new process; counting "
-                     f"each up to {fmt(start['seconds_per_module_run'])} (the run's own aws_caller_info task: start-up "
-                     f"and one call) gives {fmt(start['estimated_s'])} of module start-up, "
+                     f"each up to {fmt(start['seconds_per_module_run'])} (the run's own pre-flight task: start-up "
+                     f"and five calls) gives {fmt(start['estimated_s'])} of module start-up, "
                      f"{start['share_of_create']:.0%} of the create. amazon.aws.cloudformation also sleeps 5 s "
                      "before its second poll.")
     if top := found.get("deploy_create_largest_task_group"):
@@ -119,6 +149,7 @@ def render(results):
     sections = [
         main_table(figures),
         breakdown_table([f for f in figures if f["id"].startswith("deploy.")]),
+        deploy_before_after(figures),
         ["Cold setup steps (median s): " + ", ".join(f"{k} {v:.0f}" for k, v in cold["steps"].items())] if cold else [],
         monitor_table([f for f in figures if f["id"].startswith("monitor.")]),
         projection_lines(results.get("monitor_projection")),

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 try:
     import botocore.exceptions
+    import botocore.session
 except ImportError:
     botocore = None  # Handled by AnsibleAWSModule
 
@@ -37,6 +39,21 @@ def error_summary(exc):
     return {"error": error_code(exc), "message": message, "operation": getattr(exc, "operation_name", None)}
 
 
+def share_botocore_loader():
+    """Let every botocore session of this process share one data loader.
+
+    amazon.aws makes each client in a new boto3 session, and each session would parse the endpoint data and
+    the service models again: about 0.6 s of JSON for the eight clients of one post_deploy run, more than
+    its API calls take on LocalStack. The data is read-only, so one loader (which caches what it has read)
+    serves them all. Only this module process is affected.
+    """
+    if botocore is None or getattr(botocore.session.create_loader, "tap_shared", False):
+        return
+    shared = functools.cache(botocore.session.create_loader)
+    shared.tap_shared = True
+    botocore.session.create_loader = shared
+
+
 class AwsSession:
     """Hands out one retrying client per service and counts every API call made.
 
@@ -45,6 +62,7 @@ class AwsSession:
     """
 
     def __init__(self, module):
+        share_botocore_loader()
         self.module = module
         self._clients = {}
         self._cache = {}
@@ -82,6 +100,10 @@ class AwsSession:
     def forget(self, service, operation, **params):
         key = (service, operation, json.dumps(params, sort_keys=True, default=str))
         self._cache.pop(key, None)
+
+    def forget_all(self):
+        """After writes whose effects several cached reads may show."""
+        self._cache.clear()
 
     def paginate(self, service, operation, result_key, **params):
         """Every page of a paginated read, joined (remembered like ``read``)."""

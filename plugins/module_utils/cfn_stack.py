@@ -45,6 +45,10 @@ def outputs_dict(stack):
     return {o["OutputKey"]: o.get("OutputValue") for o in stack.get("Outputs") or []}
 
 
+def parameters_dict(stack):
+    return {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or []}
+
+
 def tags_dict(tags):
     return {t["Key"]: t.get("Value") for t in tags or []}
 

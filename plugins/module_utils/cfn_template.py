@@ -84,7 +84,10 @@ INTRINSIC_KEYS = frozenset(["Ref"] + [v for v in SHORT_TAGS.values() if v.starts
 
 
 def _make_loader():
-    class CfnLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    # libyaml's parser when PyYAML has it: the same documents, about 6x faster on TapStack.yml.
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class CfnLoader(base):  # pylint: disable=too-many-ancestors
         pass
 
     # CloudFormation reads dates and times as strings, not timestamps.

@@ -136,40 +136,14 @@ files:
     changed: []
 """
 
-import os
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackNotFoundError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import describe_stack
-from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import outputs_dict
-from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import tags_dict
-from ansible_collections.tap.ebook_storage.plugins.module_utils.output_files import file_differs
-from ansible_collections.tap.ebook_storage.plugins.module_utils.output_files import render_json
-from ansible_collections.tap.ebook_storage.plugins.module_utils.output_files import write_atomically
-
-OUTPUT_FIELDS = ("OutputKey", "OutputValue", "Description", "ExportName")
-
-
-def write_files(module, dest, raw_outputs, flat_outputs):
-    files = {
-        "stack_outputs": (os.path.join(dest, "stack-outputs.json"), render_json(raw_outputs)),
-        "flat_outputs": (os.path.join(dest, "flat-outputs.json"), render_json(flat_outputs)),
-    }
-    changed = [name for name, (path, content) in files.items() if file_differs(path, content)]
-    if changed and not module.check_mode:
-        try:
-            os.makedirs(dest, exist_ok=True)
-            for name in changed:
-                path, content = files[name]
-                write_atomically(module, path, content)
-        except OSError as e:
-            module.fail_json(msg=f"cannot write the output files in {dest}: {e}")
-    result = {name: path for name, (path, _content) in files.items()}
-    result["changed"] = changed
-    return result
+from ansible_collections.tap.ebook_storage.plugins.module_utils.output_files import stack_summary
+from ansible_collections.tap.ebook_storage.plugins.module_utils.output_files import write_outputs
 
 
 def main():
@@ -188,19 +162,9 @@ def main():
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"cannot describe stack {stack_name}")
 
-    raw_outputs = [{k: o[k] for k in OUTPUT_FIELDS if k in o} for o in stack.get("Outputs") or []]
-    flat_outputs = outputs_dict(stack)
-    result = dict(
-        changed=False,
-        outputs=flat_outputs,
-        stack_outputs=raw_outputs,
-        parameters={p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or []},
-        status=stack.get("StackStatus"),
-        tags=tags_dict(stack.get("Tags")),
-        stack_id=stack.get("StackId"),
-    )
+    result = dict(changed=False, **stack_summary(stack))
     if module.params["dest"]:
-        files = write_files(module, module.params["dest"], raw_outputs, flat_outputs)
+        files = write_outputs(module, module.params["dest"], result["stack_outputs"], result["outputs"])
         result["files"] = files
         result["changed"] = bool(files["changed"])
     module.exit_json(**result)

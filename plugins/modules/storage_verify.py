@@ -206,13 +206,8 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import load_stack
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
-from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import FAILED
-from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import Context
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.runner import PlanError
-from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.runner import build_plan
-from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.runner import run
-from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.runner import select
-from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.runner import summarise
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.runner import verify_stack
 
 
 def main():
@@ -231,8 +226,7 @@ def main():
 
     try:
         model = load_stack(session, stack_name, params["template_body"])
-        ctx = Context(session, model, functional=params["functional"])
-        plan = build_plan(ctx)
+        report = verify_stack(module, session, model, params["functional"], params["checks"], params["skip"])
     except StackNotFoundError as e:
         module.fail_json(msg=str(e), api_calls=session.api_calls())
     except (TemplateError, TemplateResolutionError, PlanError) as e:
@@ -240,20 +234,8 @@ def main():
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"cannot read stack {stack_name}", api_calls=session.api_calls())
 
-    reasons, unmatched = select(plan, params["checks"], params["skip"], params["functional"] and not module.check_mode)
-    for pattern in unmatched:
-        module.warn(f"no check matches {pattern!r}")
-    if params["checks"] and all(reasons.get(c.id) == "not selected" for c in plan):
-        module.fail_json(
-            msg=f"none of the checks {params['checks']} exists for stack {stack_name}",
-            available_checks=[c.id for c in plan],
-            api_calls=session.api_calls(),
-        )
-
-    results = run(plan, reasons)
-    summary = summarise(results)
-    failed = [r["id"] for r in results if r["status"] == FAILED]
-    result = dict(changed=False, checks=results, summary=summary, failed_checks=failed, api_calls=session.api_calls())
+    summary, failed = report["summary"], report["failed_checks"]
+    result = dict(changed=False, api_calls=session.api_calls(), **report)
     if failed and params["fail_on_failed"]:
         module.fail_json(
             msg=f"{len(failed)} of {summary['total']} checks failed for stack {stack_name}: {', '.join(failed)}",

@@ -71,8 +71,9 @@ class PlaybookResult:
         return "\n".join(parts)
 
     def verification(self):
-        """Result of the last storage_verify task of the run, or None."""
-        found = self.find(action="tap.ebook_storage.storage_verify")
+        """Result of the last verification of the run (storage_verify, or post_deploy in a deploy), or None."""
+        found = [r for _n, a, r in self.host_results()
+                 if a in ("tap.ebook_storage.storage_verify", "tap.ebook_storage.post_deploy") and "checks" in r]
         return found[-1] if found else None
 
     def failed_checks(self):

@@ -141,7 +141,8 @@ def control_object(admin_s3, stack, probes):
                             ServerSideEncryption="aws:kms", SSEKMSKeyId=stack["key_arn"])
     except ClientError as exc:
         pytest.fail(f"the control upload (TLS, aws:kms, key {stack['key_arn']}) was refused: {exc}. Run the suite "
-                    "as a principal that DenyUnauthorisedWriters admits (the account root, or an IAM Identity "
+                    "as a principal that DenyUnauthorisedWriters admits (the account root, or a role matching the "
+                    "stack parameter AdministratorRoleArnPatterns, by default an IAM Identity "
                     "Center AdministratorAccess role).", pytrace=False)
     return key
 

@@ -85,7 +85,7 @@ class Run:
         return "\n".join([flatten(r.data.get("msg")) for r in self.results if r.data.get("msg")] + [self.output])
 
     def verification(self):
-        found = [r for r in self.results if r.task.startswith("Verify the live state of") and "checks" in r.data]
+        found = [r for r in self.results if "verify the live state of" in r.task.lower() and "checks" in r.data]
         return found[-1].data if found else None
 
     def failed_checks(self):

@@ -61,7 +61,7 @@ def test_bad_credentials_stop_prod_deploy_with_the_role_message(case, credential
     assert cause in message, f"the message does not give the cause '{cause}': {message}"
     assert "Nothing was changed" in message and "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY" in message
     # Stopped before the first change: no stack task ran, no stack exists.
-    assert not run.ran("Read the state of"), f"the play went past the credential check:\n{run.describe()}"
+    assert not run.ran("verify the live state of"), f"the play went past the credential check:\n{run.describe()}"
     assert not run.ran("Create or update"), run.describe()
     assert describe_stack(client(shared_endpoint, "cloudformation"), stack_name("prod")) is None
     problems = shared_prod_library.problems()

@@ -73,6 +73,10 @@ REQUIRED_PARAMETERS = {
     "AccessLogRetentionDays": 365,
     "LogRetentionDays": 90,
     "AlertEmail": "",
+    "ExternalKmsKeyArn": "",
+    "AdministratorRoleArnPatterns": (
+        "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*"
+    ),
 }
 OUTPUTS = {
     "EbooksBucketName": None,
@@ -95,8 +99,10 @@ BUCKET_POLICY_SIDS = {
     "DenyOutdatedTls",
     "DenyWrongEncryptionHeader",
     "DenyWrongKmsKey",
+    "DenyAwsManagedKey",
     "DenySseC",
     "DenyUnauthorisedWriters",
+    "DenyUnauthorisedReaders",
 }
 LAMBDA_ENV_VARS = {
     "ENVIRONMENT",
@@ -393,7 +399,8 @@ def test_tags_on_every_taggable_resource(resources: dict):
 
 
 def test_retain_policies(resources: dict):
-    for lid in ("EbooksS3Bucket", "LoggingBucket", "EbooksKmsKey"):
+    # The bucket policies too: a deleted stack must not leave the retained buckets without their Denies.
+    for lid in ("EbooksS3Bucket", "LoggingBucket", "EbooksKmsKey", "EbooksS3BucketPolicy", "LoggingBucketPolicy"):
         assert resources[lid].get("DeletionPolicy") == "Retain", lid
         assert resources[lid].get("UpdateReplacePolicy") == "Retain", lid
 
@@ -470,10 +477,25 @@ def test_bucket_policy_statements(resources: dict):
         cond = by_sid[sid]["Condition"]
         assert "StringNotEquals" in cond and "Null" in cond, sid
         assert set(cond["StringNotEquals"]) == set(cond["Null"]), sid
-    writers = by_sid["DenyUnauthorisedWriters"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
-    assert {"Fn::GetAtt": ["S3AccessRole", "Arn"]} in writers
-    assert {"Fn::GetAtt": ["StorageMonitoringRole", "Arn"]} in writers
-    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"} in writers
+    # aws:kms without a key id would use the AWS managed key aws/s3.
+    managed = by_sid["DenyAwsManagedKey"]["Condition"]
+    assert managed["StringEquals"] == {"s3:x-amz-server-side-encryption": "aws:kms"}
+    assert managed["Null"] == {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"}
+    # Exempted principals: [the roles and root, joined with the administrator patterns] (Fn::Split of Fn::Sub).
+    for sid, roles in (
+        ("DenyUnauthorisedWriters", ["S3AccessRole"]),
+        ("DenyUnauthorisedReaders", ["S3AccessRole", "StorageMonitoringRole"]),
+    ):
+        split = by_sid[sid]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::Split"]
+        # A String parameter substituted whole: LocalStack cannot update a stack that joins a CommaDelimitedList.
+        assert split[0] == ","
+        assert split[1]["Fn::Sub"].split(",") == [f"${{{r}.Arn}}" for r in roles] + [
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:root",
+            "${AdministratorRoleArnPatterns}",
+        ], sid
+    writes = set(by_sid["DenyUnauthorisedWriters"]["Action"])
+    assert {"s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject"} <= writes
+    assert "s3:GetObject*" in by_sid["DenyUnauthorisedReaders"]["Action"]
 
 
 def test_kms_key(resources: dict):
@@ -482,9 +504,10 @@ def test_kms_key(resources: dict):
     assert "PendingWindowInDays" in props
     sids = {s["Sid"]: s for s in props["KeyPolicy"]["Statement"]}
     assert "EnableRootAccountAdministration" in sids
-    roles_allow = sids["AllowStackRolesViaS3AndSns"]
-    assert "kms:ViaService" in roles_allow["Condition"]["StringEquals"]
-    assert sids["DenyStackRolesOutsideS3AndSns"]["Effect"] == "Deny"
+    roles_allow = sids["AllowAccessRoleViaS3"]
+    via_s3 = {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+    assert roles_allow["Condition"]["StringEquals"] == via_s3
+    assert sids["DenyStackRolesOutsideS3"]["Effect"] == "Deny"
 
 
 def test_s3_access_role_writes_only_ebook_formats(resources: dict):
@@ -505,10 +528,23 @@ def test_monitoring_role_is_read_only_on_storage(resources: dict):
     assert "sns:Publish" in actions
     assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= actions
     assert "kms:DescribeKey" in actions
+    # Only what files/lambda/storage_monitor.py calls (s3:ListBucket: HeadObject of a missing key answers 404).
+    assert s3_actions == {
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetBucketVersioning",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:GetBucketOwnershipControls",
+        "s3:GetBucketLogging",
+        "s3:GetObject",
+    }
+    assert not {a for a in actions if a.startswith(("cloudwatch:", "kms:Decrypt", "kms:GenerateDataKey"))}
 
 
 def test_sns_topic_encrypted_and_restricted(resources: dict):
-    assert "KmsMasterKeyId" in resources["SNSAlertTopic"]["Properties"]
+    # Not the data key: KMS_KEY_NOT_ENABLED must still be publishable when that key is disabled.
+    assert resources["SNSAlertTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
     statements = resources["SNSAlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     sids = {s["Sid"] for s in statements}
     assert {"AllowMonitorPublish", "DenyPublishByOthers", "DenyInsecureTransport"} <= sids
@@ -564,7 +600,13 @@ def test_conditional_resources_referenced_by_ref_only(resources: dict, template:
 
 GOOD_VALUES = {
     "Environment": ["dev", "test", "prod"],
-    "KmsKeyAlias": ["", "alias/my-key", "alias/team/ebooks_key-1"],
+    "KmsKeyAlias": ["", "alias/my-key", "alias/team/ebooks_key-1", "alias/awsome", "alias/team/aws/x"],
+    "ExternalKmsKeyArn": ["", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+    "AdministratorRoleArnPatterns": [
+        "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*",
+        "arn:aws:iam::123456789012:role/ci-deployer",
+        "arn:aws:iam::123456789012:role/ci-deployer,arn:aws-cn:iam::123456789012:role/ops/break-glass-?",
+    ],
     "EnableLogging": ["true", "false"],
     "MonitoringSchedule": [
         "cron(0 6 * * ? *)",
@@ -584,7 +626,29 @@ GOOD_VALUES = {
 }
 BAD_VALUES = {
     "Environment": ["", "staging", "Dev", "prod "],
-    "KmsKeyAlias": ["my-key", "alias/", "arn:aws:kms:us-east-1:123456789012:alias/x", "alias/bad name"],
+    "KmsKeyAlias": [
+        "my-key",
+        "alias/",
+        "arn:aws:kms:us-east-1:123456789012:alias/x",
+        "alias/bad name",
+        "alias/aws/s3",  # AWS managed keys: their policy cannot admit the stack's roles
+        "alias/aws/ebooks",
+    ],
+    "ExternalKmsKeyArn": [
+        "alias/my-key",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:eu-west-1:123456789012:alias/my-key",
+        "arn:aws:kms:eu-west-1:12345:key/x",
+    ],
+    "AdministratorRoleArnPatterns": [
+        "",
+        "*",
+        "arn:aws:iam::123456789012:user/ci",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:s3:::bucket",
+        "arn:aws:iam::123456789012:role/a b",
+        "arn:aws:iam::123456789012:role/ci,",  # CloudFormation would split it into an empty pattern
+    ],
     "EnableLogging": ["yes", "True", "1", ""],
     "MonitoringSchedule": [
         "",

@@ -22,8 +22,10 @@ CONTRACT_SIDS = {
     "DenyOutdatedTls": "s3:tlsversion",
     "DenyWrongEncryptionHeader": "s3:x-amz-server-side-encryption",
     "DenyWrongKmsKey": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "DenyAwsManagedKey": "s3:x-amz-server-side-encryption-aws-kms-key-id",
     "DenySseC": "s3:x-amz-server-side-encryption-customer-algorithm",
     "DenyUnauthorisedWriters": "aws:principalarn",
+    "DenyUnauthorisedReaders": "aws:principalarn",
 }
 
 

@@ -23,6 +23,7 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.ba
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import PASSED
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import SKIPPED
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import Check
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import Context
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import bad
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import ok
 
@@ -123,3 +124,28 @@ def summarise(results):
         summary[result["status"]] += 1
     summary["total"] = len(results)
     return summary
+
+
+def verify_stack(module, session, model, functional, checks=None, skip=()):
+    """Plan, select, run: {checks, summary, failed_checks}. The storage_verify and post_deploy modules' step.
+
+    Unknown check patterns are warned about; a selection that matches nothing fails the module. Raises
+    PlanError when the template has no data bucket. Functional checks write, so check mode skips them.
+    """
+    ctx = Context(session, model, functional=functional)
+    plan = build_plan(ctx)
+    reasons, unmatched = select(plan, checks, skip, functional and not module.check_mode)
+    for pattern in unmatched:
+        module.warn(f"no check matches {pattern!r}")
+    if checks and all(reasons.get(c.id) == "not selected" for c in plan):
+        module.fail_json(
+            msg=f"none of the checks {checks} exists for stack {model.name}",
+            available_checks=[c.id for c in plan],
+            api_calls=session.api_calls(),
+        )
+    results = run(plan, reasons)
+    return {
+        "checks": results,
+        "summary": summarise(results),
+        "failed_checks": [r["id"] for r in results if r["status"] == FAILED],
+    }

@@ -47,6 +47,19 @@ CASES = {
          "Unsupported parameters for (tap.ebook_storage.localstack_parity) module: bogus"),
         ("missing", NOWHERE, "missing required arguments: stack_name"),
     ],
+    "post_deploy": [
+        ("wrong-type", f"stack_name=x localstack_parity=maybe {NOWHERE}",
+         "argument 'localstack_parity' is of type str and we were unable to convert to bool"),
+        ("unknown", f"stack_name=x bogus=1 {NOWHERE}", "Unsupported parameters for (tap.ebook_storage.post_deploy) "
+                                                       "module: bogus"),
+        ("missing", f"verify=false {NOWHERE}", "missing required arguments: stack_name"),
+    ],
+    "preflight": [
+        ("wrong-type", f"stack_name=x aws_config=notadict {NOWHERE}",
+         "argument 'aws_config' is of type str and we were unable to convert to dict"),
+        ("unknown", f"stack_name=x bogus=1 {NOWHERE}", "Unsupported parameters for (tap.ebook_storage.preflight) "
+                                                       "module: bogus"),
+    ],
     "bucket_contents": [
         ("wrong-type", f"bucket=x delete_bucket=maybe {NOWHERE}",
          "argument 'delete_bucket' is of type str and we were unable to convert to bool"),

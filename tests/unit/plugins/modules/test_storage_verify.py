@@ -69,6 +69,8 @@ def test_every_check_passes_on_a_complete_stack(stack, run, template_text):
         "bucket_policy.DenyWrongKmsKey",
         "bucket_policy.DenySseC",
         "bucket_policy.DenyUnauthorisedWriters",
+        "bucket_policy.DenyAwsManagedKey",
+        "bucket_policy.DenyUnauthorisedReaders",
         "bucket_policy.no_public_allow",
         "logging_bucket_policy.AllowS3ServerAccessLogDelivery",
         "kms.enabled",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from tap_moto_stack import TEMPLATE_PATH as TEMPLATE
 
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.modules import template_parameters
 
 INPUT_NAMES = {"Environment": "ebook_stack_environment", "EnableLogging": "ebook_stack_enable_logging"}
@@ -62,7 +63,7 @@ def test_every_bad_value_is_reported_at_once(check):
 def test_the_constraint_description_tells_what_is_allowed(check):
     result = check({"MonitoringSchedule": "every day"})
     with open(TEMPLATE, encoding="utf-8") as handle:
-        template = template_parameters.load_template(handle.read())
+        template = load_template(handle.read())
     description = template["Parameters"]["MonitoringSchedule"]["ConstraintDescription"]
     assert description in result["msg"]
 

@@ -1,0 +1,117 @@
+# Copyright: Contributors to the tap.ebook_storage collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the preflight module checks before any change, each step raising PreflightError with the reason.
+
+The steps, in the order the module runs them: the endpoint answers (only for an explicit endpoint), whether it
+is LocalStack, the caller identity (the credentials work), the external KMS key, and the stack's state.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_summary
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import outputs_dict
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import parameters_dict
+
+FAILED_STATES = (
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "DELETE_FAILED",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_FAILED",
+    "IMPORT_ROLLBACK_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE",
+)
+
+
+class PreflightError(Exception):
+    """One check failed; ``check`` names it (endpoint, credentials, kms_key, stack)."""
+
+    def __init__(self, check, message):
+        super().__init__(message)
+        self.check = check
+
+
+def probe_endpoint(url, timeout):
+    """Any HTTP answer counts (an S3-style endpoint answers / with 200, 403, 404...); no answer raises."""
+    try:
+        open_url(url, timeout=timeout, follow_redirects="none").read()
+    except Exception as e:  # pylint: disable=broad-except
+        # An HTTP error status is an answer; anything else (refused, timed out, DNS) is not.
+        if getattr(e, "code", None) is None:
+            raise PreflightError("endpoint", f"{url} does not answer ({e})") from None
+
+
+def localstack_version(url, timeout):
+    """LocalStack's version when ``url`` is LocalStack (its health endpoint answers 200 with JSON), else None."""
+    try:
+        answer = json.loads(open_url(url.rstrip("/") + "/_localstack/health", timeout=timeout).read())
+    except Exception:  # pylint: disable=broad-except
+        return None
+    return str(answer.get("version") or "unknown") if isinstance(answer, dict) else None
+
+
+def caller_identity(session):
+    try:
+        identity = session.call("sts", "get_caller_identity")
+    except AWS_ERRORS as e:
+        summary = error_summary(e)
+        raise PreflightError("credentials", f"{summary['error']}: {summary['message']}") from None
+    return {"account": identity.get("Account"), "arn": identity.get("Arn"), "user_id": identity.get("UserId")}
+
+
+def enabled_key(session, alias, region):
+    """The key behind ``alias``; raises unless it exists and is Enabled."""
+    try:
+        metadata = session.call("kms", "describe_key", KeyId=alias)["KeyMetadata"]
+    except AWS_ERRORS as e:
+        if error_code(e) == "NotFoundException":
+            raise PreflightError("kms_key", f"{alias}: no key has this alias in {region}") from None
+        raise
+    key = {"alias": alias, "key_id": metadata.get("KeyId"), "key_arn": metadata.get("Arn"),
+           "key_state": metadata.get("KeyState")}
+    if key["key_state"] != "Enabled":
+        raise PreflightError("kms_key", f"the key {key['key_id']} behind {alias} is {key['key_state']}")
+    return key
+
+
+def stack_state(session, stack_name):
+    """{exists, status, stack_id, outputs, parameters, failure_reasons}; status NONE when there is no stack."""
+    try:
+        stacks = session.call("cloudformation", "describe_stacks", StackName=stack_name).get("Stacks") or []
+    except AWS_ERRORS as e:
+        if error_code(e) == "ValidationError" and "does not exist" in str(e):
+            stacks = []
+        else:
+            raise
+    stack = stacks[0] if stacks and stacks[0].get("StackStatus") != "DELETE_COMPLETE" else None
+    if stack is None:
+        return {"exists": False, "status": "NONE", "stack_id": None, "outputs": {}, "parameters": {},
+                "failure_reasons": []}
+    state = {
+        "exists": True,
+        "status": stack["StackStatus"],
+        "stack_id": stack.get("StackId"),
+        "outputs": outputs_dict(stack),
+        "parameters": parameters_dict(stack),
+        "failure_reasons": [],
+    }
+    if state["status"] in FAILED_STATES:
+        state["failure_reasons"] = failure_reasons(session, stack)
+    return state
+
+
+def failure_reasons(session, stack):
+    """The stack's own status reason first (some failures record their cause only there), then each
+    *FAILED event's reason, most recent first, without repeats."""
+    events = session.call("cloudformation", "describe_stack_events", StackName=stack["StackId"]).get("StackEvents")
+    reasons = [stack.get("StackStatusReason") or ""]
+    reasons += [e.get("ResourceStatusReason") or "" for e in events or [] if "FAILED" in e.get("ResourceStatus", "")]
+    return [r for i, r in enumerate(reasons) if r and r not in reasons[:i]]

@@ -1,0 +1,323 @@
+"""plugins/module_utils/policy_evaluation.py on AWS's own documented examples and rules.
+
+Each test names the AWS documentation page whose example or rule it reproduces.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.tap.ebook_storage.plugins.module_utils import policy_evaluation as pe
+
+ACCOUNT = "111122223333"
+OTHER = "444455556666"
+ALICE = pe.Principal("iam", arn=f"arn:aws:iam::{ACCOUNT}:user/Alice")
+CARLOS = pe.Principal("iam", arn=f"arn:aws:iam::{OTHER}:user/Carlos")
+EC2_KEYS = {"ec2:InstanceType": "string", "aws:TokenIssueTime": "string"}
+
+
+def doc(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allowed(request, identity=(), resource=(), account=ACCOUNT, key_policy=None):
+    return pe.decide(request, identity, resource, resource_account=account, key_policy=key_policy).effect == pe.ALLOW
+
+
+# -- Condition operators, "...IfExists condition operators" example
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IfExists
+IF_EXISTS = doc(
+    {
+        "Effect": "Allow",
+        "Action": "ec2:*",
+        "Resource": "*",
+        "Condition": {"StringLikeIfExists": {"ec2:InstanceType": ["t1.*", "t2.*", "m3.*"]}},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("context", "expect"),
+    [
+        ({"ec2:InstanceType": "t2.micro"}, True),  # present and matching
+        ({"ec2:InstanceType": "m5.large"}, False),  # present and not matching
+        ({}, True),  # absent: "...IfExists" is true
+    ],
+)
+def test_if_exists_example(context, expect):
+    request = pe.Request(ALICE, "ec2:RunInstances", "arn:aws:ec2:us-east-1:111122223333:instance/*", context, EC2_KEYS)
+    assert allowed(request, [("p", IF_EXISTS)]) is expect
+
+
+def test_without_if_exists_a_missing_key_does_not_match():
+    policy = doc(
+        {
+            "Effect": "Allow",
+            "Action": "ec2:*",
+            "Resource": "*",
+            "Condition": {"StringLike": {"ec2:InstanceType": ["t1.*", "t2.*", "m3.*"]}},
+        }
+    )
+    request = pe.Request(ALICE, "ec2:RunInstances", "*", {}, EC2_KEYS)
+    assert not allowed(request, [("p", policy)])
+
+
+# -- Condition operators, "Condition operator to check existence of condition keys" (Null) example:
+# allow only when the caller does not use temporary credentials (aws:TokenIssueTime absent).
+NULL = doc(
+    {"Effect": "Allow", "Action": "ec2:*", "Resource": "*", "Condition": {"Null": {"aws:TokenIssueTime": "true"}}}
+)
+
+
+@pytest.mark.parametrize(("context", "expect"), [({}, True), ({"aws:TokenIssueTime": "2026-01-01T00:00:00Z"}, False)])
+def test_null_example(context, expect):
+    request = pe.Request(ALICE, "ec2:DescribeInstances", "*", context, EC2_KEYS)
+    assert allowed(request, [("p", NULL)]) is expect
+
+
+# -- Condition operators, "Important": a missing key makes a condition false, except for negated
+# operators (StringNotLike, ArnNotLike...: true), ...IfExists and Null.
+@pytest.mark.parametrize(
+    ("operator", "holds"),
+    [
+        ("StringEquals", False),
+        ("StringLike", False),
+        ("StringNotEquals", True),
+        ("StringNotLike", True),
+        ("StringEqualsIfExists", True),
+    ],
+)
+def test_missing_key(operator, holds):
+    policy = doc(
+        {
+            "Effect": "Deny",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {operator: {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        }
+    )
+    request = pe.Request(ALICE, "s3:PutObject", "arn:aws:s3:::b/k")
+    assert (pe.decide(request, [("p", policy)], resource_account=ACCOUNT).reason == "explicit-deny") is holds
+
+
+def test_arn_not_like_on_missing_principal_arn_matches():
+    """An anonymous request has no aws:PrincipalArn: a Deny with ArnNotLike on it applies."""
+    policy = doc(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/r"}},
+        }
+    )
+    request = pe.Request(pe.Principal("anonymous"), "s3:GetObject", "arn:aws:s3:::b/k")
+    assert pe.decide(request, (), [("b", policy)], resource_account=ACCOUNT).reason == "explicit-deny"
+
+
+# -- "Condition with multiple context keys or values": values of one key OR together, NOR for a negated
+# operator; keys and operators AND together.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html
+def test_multiple_values_or_and_negated_nor():
+    values = ["arn:aws:kms:us-east-1:111122223333:key/a", "arn:aws:kms:us-east-1:111122223333:key/b"]
+    deny = doc(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": "*",
+            "Condition": {
+                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": values},
+                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+            },
+        }
+    )
+    for key, denied in ((values[0], False), (values[1], False), ("arn:aws:kms:us-east-1:111122223333:key/c", True)):
+        request = pe.Request(
+            ALICE, "s3:PutObject", "arn:aws:s3:::b/k", {"s3:x-amz-server-side-encryption-aws-kms-key-id": key}
+        )
+        assert (pe.decide(request, (), [("b", deny)], resource_account=ACCOUNT).reason == "explicit-deny") is denied
+    # Null "false" ANDed: without the header the Deny does not apply
+    request = pe.Request(ALICE, "s3:PutObject", "arn:aws:s3:::b/k")
+    assert pe.decide(request, (), [("b", deny)], resource_account=ACCOUNT).reason != "explicit-deny"
+
+
+# -- "Set operators for multivalued context keys": ForAnyValue is false for a missing key, ForAllValues true.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+@pytest.mark.parametrize(
+    ("operator", "aliases", "holds"),
+    [
+        ("ForAnyValue:StringEquals", ["alias/a", "alias/b"], True),
+        ("ForAnyValue:StringEquals", ["alias/c"], False),
+        ("ForAnyValue:StringEquals", [], False),
+        ("ForAllValues:StringEquals", ["alias/a", "alias/c"], False),
+        ("ForAllValues:StringEquals", [], True),
+    ],
+)
+def test_set_operators(operator, aliases, holds):
+    policy = doc(
+        {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {operator: {"kms:ResourceAliases": ["alias/a", "alias/b"]}},
+        }
+    )
+    key = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    request = pe.Request(
+        ALICE, "kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k", {"kms:ResourceAliases": aliases}
+    )
+    assert allowed(request, [("p", policy)], key_policy=("key", key)) is holds
+
+
+# -- Condition operators, ARN operators: "Each of the six colon-delimited components of the ARN is checked
+# separately and each can include multi-character match wildcards (*) or single-character match wildcards (?)".
+@pytest.mark.parametrize(
+    ("pattern", "arn", "expect"),
+    [
+        (
+            "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_Admin_*",
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_1",
+            True,
+        ),
+        ("arn:aws:iam::111122223333:role/ci-?", "arn:aws:iam::111122223333:role/ci-a", True),
+        ("arn:aws:iam::111122223333:role/ci-?", "arn:aws:iam::111122223333:role/ci-ab", False),
+        ("arn:aws:iam::1111*", "arn:aws:iam::111122223333:role/x", False),  # * never spans a component
+        ("arn:aws:s3:::bucket/*.pdf", "arn:aws:s3:::bucket/dir/a.pdf", True),
+        ("arn:aws:s3:::bucket/*.pdf", "arn:aws:s3:::bucket/a.PDF", False),  # case-sensitive
+    ],
+)
+def test_arn_matching(pattern, arn, expect):
+    assert pe.arn_matches(pattern, arn) is expect
+
+
+def test_actions_match_case_insensitively_with_wildcards():
+    policy = doc({"Effect": "Allow", "Action": "S3:getobject*", "Resource": "*"})
+    assert allowed(pe.Request(ALICE, "s3:GetObjectVersion", "arn:aws:s3:::b/k"), [("p", policy)])
+    assert not allowed(pe.Request(ALICE, "s3:PutObject", "arn:aws:s3:::b/k"), [("p", policy)])
+
+
+# -- Policy evaluation logic: an explicit Deny overrides any Allow; nothing that allows is an implicit deny.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+def test_explicit_deny_overrides_allow():
+    allow = doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+    deny = doc({"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})
+    request = pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k")
+    decision = pe.decide(request, [("id", allow)], [("b", deny)], resource_account=ACCOUNT)
+    assert (decision.effect, decision.reason, decision.by) == (pe.DENY, "explicit-deny", ["b:0"])
+    assert pe.decide(request, (), (), resource_account=ACCOUNT).reason == "implicit-deny"
+
+
+# Same account: an identity policy OR a resource policy that names the principal allows.
+# Cross account ("Cross-account policy evaluation logic"): both the resource policy and the identity
+# policy must allow.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+def test_same_account_resource_policy_alone_allows():
+    bucket = doc(
+        {"Effect": "Allow", "Principal": {"AWS": ALICE.arn}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+    )
+    assert allowed(pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k"), (), [("b", bucket)])
+
+
+def test_cross_account_needs_both():
+    bucket = doc(
+        {"Effect": "Allow", "Principal": {"AWS": CARLOS.arn}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+    )
+    identity = doc({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+    request = pe.Request(CARLOS, "s3:GetObject", "arn:aws:s3:::b/k")
+    assert not allowed(request, (), [("b", bucket)])
+    assert not allowed(request, [("id", identity)], ())
+    assert allowed(request, [("id", identity)], [("b", bucket)])
+
+
+def test_account_principal_in_resource_policy_delegates_to_iam():
+    bucket = doc(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/*",
+        }
+    )
+    request = pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k")
+    assert not allowed(request, (), [("b", bucket)])
+
+
+def test_anonymous_only_by_a_public_resource_policy():
+    public = doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})
+    request = pe.Request(pe.Principal("anonymous"), "s3:GetObject", "arn:aws:s3:::b/k")
+    assert allowed(request, (), [("b", public)])
+    assert not allowed(request, (), ())
+
+
+# -- KMS: "Determining access to AWS KMS keys": the key policy must allow, directly or by naming the account
+# (then the IAM policy must allow too).
+# https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html
+def test_kms_key_policy_is_required():
+    identity = doc({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"})
+    delegate = doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}
+    )
+    direct = doc({"Effect": "Allow", "Principal": {"AWS": ALICE.arn}, "Action": "kms:Decrypt", "Resource": "*"})
+    nothing = doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": "kms:*", "Resource": "*"}
+    )
+    request = pe.Request(ALICE, "kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k")
+    assert allowed(request, [("id", identity)], key_policy=("key", delegate))
+    assert not allowed(request, (), key_policy=("key", delegate))
+    assert allowed(request, (), key_policy=("key", direct))
+    assert not allowed(request, [("id", identity)], key_policy=("key", nothing))
+    with pytest.raises(pe.PolicyEvaluationError):
+        pe.decide(request, [("id", identity)], resource_account=ACCOUNT)
+
+
+# -- fail loudly -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+        },
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"StringEquals": {"aws:username": "a"}}},
+        {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username}/*"},
+        {
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ResourceAliases": "a"}},
+        },
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"DateLessThan": {"aws:CurrentTime": "x"}}},
+    ],
+)
+def test_what_is_not_implemented_raises(statement):
+    with pytest.raises(pe.PolicyEvaluationError):
+        pe.decide(
+            pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k"), [("p", doc(statement))], resource_account=ACCOUNT
+        )
+
+
+def test_unknown_request_key_raises():
+    with pytest.raises(pe.PolicyEvaluationError):
+        pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k", {"s3:prefix": "x"})
+
+
+def test_not_principal_raises():
+    statement = {"Effect": "Deny", "NotPrincipal": {"AWS": ALICE.arn}, "Action": "s3:*", "Resource": "*"}
+    with pytest.raises(pe.PolicyEvaluationError):
+        pe.decide(
+            pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k"), (), [("b", doc(statement))], resource_account=ACCOUNT
+        )
