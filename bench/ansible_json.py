@@ -18,9 +18,10 @@ OLD_CATEGORIES = {"pre-flight checks": PREFLIGHT, "stack state read": PREFLIGHT,
                   "outputs files (stack_outputs)": AFTER_DEPLOY, "verification (storage_verify)": AFTER_DEPLOY}
 OTHER = "other tasks (includes, asserts, tables)"
 STARTUP = "ansible-playbook start-up, between tasks"
-# Actions that run in the controller process; every other task starts a module process.
+# Actions that run in the controller process (template_parameters is an action plugin); every other task starts
+# a module process.
 IN_PROCESS = ("include_role", "include_tasks", "import_tasks", "set_fact", "assert", "debug", "fail",
-              "validate_argument_spec", "meta")
+              "validate_argument_spec", "meta", "template_parameters")
 
 
 def _when(stamp):

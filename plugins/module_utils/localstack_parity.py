@@ -100,6 +100,33 @@ def apply_monitor(module, session, keys, model, parts, applied, notes):
                 module.fail_json_aws(e, msg=f"cannot tag rule {rule_name}", applied=applied)
 
 
+def removed_aliases(model):
+    """Names of the template's KMS aliases whose condition is false now (their resource left the stack)."""
+    return [
+        model.resolve_at(lid, "AliasName")
+        for lid, resource in model.resources.items()
+        if resource.get("Type") == "AWS::KMS::Alias" and not model.active(lid)
+    ]
+
+
+def apply_removed_aliases(module, session, model, applied):
+    """LocalStack keeps the alias of a removed AWS::KMS::Alias resource (a stack switched to an external key);
+    AWS deletes it. Left, it points at the stack's earlier key and makes a later create of the stack fail."""
+    for name in filter(None, removed_aliases(model)):
+        try:
+            present = any(a["AliasName"] == name for a in session.paginate("kms", "list_aliases", "Aliases"))
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg="cannot list the KMS aliases", applied=applied)
+        if not present:
+            continue
+        applied.append("kms_alias.removed")
+        if not module.check_mode:
+            try:
+                session.call("kms", "delete_alias", AliasName=name)
+            except AWS_ERRORS as e:
+                module.fail_json_aws(e, msg=f"cannot delete the alias {name}", applied=applied)
+
+
 def bucket_targets(model, parts):
     """[(part, bucket name, desired settings)], the log bucket first: the data bucket's logging needs its target.
 
@@ -131,6 +158,7 @@ def apply_parity(module, session, model):
     for part, name, desired in buckets:
         apply_bucket(module, session, keys, part, name, desired, applied, notes)
     apply_monitor(module, session, keys, model, parts, applied, notes)
+    apply_removed_aliases(module, session, model, applied)
     return {
         "applied": applied,
         "notes": notes,

@@ -35,6 +35,9 @@ description:
     C(AssociateKmsKey), so a log group without its key is deleted and created again with it, which drops
     its log events), the tags of the schedule rule, which LocalStack's CloudFormation drops as well, and the
     rule's schedule expression, which it does not update.
+  - The alias of a C(AWS::KMS::Alias) resource whose condition is now false (a stack switched to an external
+    key) is deleted. LocalStack keeps it, AWS deletes it with the resource, and left behind it would make a
+    later create of the stack fail (reported as C(kms_alias.removed)).
 author:
   - TAP infrastructure team (@tap-infra)
 options:

@@ -74,6 +74,7 @@ REQUIRED_PARAMETERS = {
     "LogRetentionDays": 90,
     "AlertEmail": "",
     "ExternalKmsKeyArn": "",
+    "PreviousKmsKeyArns": "",
     "AdministratorRoleArnPatterns": (
         "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*"
     ),
@@ -602,6 +603,12 @@ GOOD_VALUES = {
     "Environment": ["dev", "test", "prod"],
     "KmsKeyAlias": ["", "alias/my-key", "alias/team/ebooks_key-1", "alias/awsome", "alias/team/aws/x"],
     "ExternalKmsKeyArn": ["", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+    "PreviousKmsKeyArns": [
+        "",
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab,"
+        "arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+    ],
     "AdministratorRoleArnPatterns": [
         "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*",
         "arn:aws:iam::123456789012:role/ci-deployer",
@@ -639,6 +646,13 @@ BAD_VALUES = {
         "1234abcd-12ab-34cd-56ef-1234567890ab",
         "arn:aws:kms:eu-west-1:123456789012:alias/my-key",
         "arn:aws:kms:eu-west-1:12345:key/x",
+    ],
+    "PreviousKmsKeyArns": [
+        "alias/old-key",
+        "arn:aws:kms:us-east-1:123456789012:alias/old-key",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:us-east-1:12345:key/x",
+        "arn:aws:kms:us-east-1:123456789012:key/a b",
     ],
     "AdministratorRoleArnPatterns": [
         "",

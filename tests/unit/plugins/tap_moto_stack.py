@@ -62,7 +62,8 @@ def moto_variant(text, parameters=None):
     """The template as JSON, less what moto's CloudFormation mishandles.
 
     moto evaluates both branches of an Fn::If (a GetAtt of a resource whose condition is false then
-    fails), so every Fn::If is replaced here by the branch its condition picks for the parameters.
+    fails), so every Fn::If is replaced here by the branch its condition picks for the parameters, and
+    an AWS::NoValue picked in a list or for a property is removed (moto keeps it in policy documents).
 
     moto stores an AWS::KMS::Key's KeyPolicy as a dict (its DescribeKey then crashes) and expects
     TagKey/TagValue in its Tags: the policy is replaced by an empty one and the tags dropped here;
@@ -77,14 +78,18 @@ def _moto_variant(text, parameters):
     given = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters]
     resolver = Resolver(template, parameter_values(template, given), {})
 
+    no_value = {"Ref": "AWS::NoValue"}
+
     def pick(value):
+        # AWS::NoValue removes the list item or property it is picked for, as CloudFormation does.
         if isinstance(value, dict):
             if list(value) == ["Fn::If"]:
                 condition, when_true, when_false = value["Fn::If"]
                 return pick(when_true if resolver.condition(condition) else when_false)
-            return {k: pick(v) for k, v in value.items()}
+            picked = {k: pick(v) for k, v in value.items()}
+            return {k: v for k, v in picked.items() if v != no_value}
         if isinstance(value, list):
-            return [pick(v) for v in value]
+            return [v for v in (pick(v) for v in value) if v != no_value]
         return value
 
     for section in ("Resources", "Outputs"):

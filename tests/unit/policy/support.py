@@ -197,6 +197,7 @@ class StackPolicies:
             "alias_arn": prefix + alias,
             "alias_name": alias,
             "other_key_arn": prefix + f"key/{self.table['keys']['other_key_id']}",
+            "previous_key_arn": prefix + f"key/{self.table['keys']['previous_key_id']}",
             "aws_s3_alias_arn": prefix + "alias/aws/s3",
         }
         if name not in spellings:

@@ -71,3 +71,22 @@ def test_a_missing_stack_is_named(moto, run):
     result = run(post_deploy, {"stack_name": "no-such-stack"})
     assert result["failed"] is True
     assert "no-such-stack does not exist" in result["msg"]
+
+
+def test_the_alias_of_a_removed_key_is_deleted(moto, run, template_text):
+    """A stack switched to an external key: LocalStack keeps the alias of the removed alias resource."""
+    import boto3
+
+    kms = boto3.client("kms", region_name="us-east-1")
+    external = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/team/ebooks", TargetKeyId=external)
+    create_complete_stack(parameters={"KmsKeyAlias": "alias/team/ebooks"})
+    left = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/ebooks-storage-dev", TargetKeyId=left)
+
+    args = {"stack_name": STACK, "template_body": template_text, "localstack_parity": True, "verify": False}
+    first = run(post_deploy, args)
+    assert "kms_alias.removed" in first["parity"]["applied"], first
+    assert "alias/ebooks-storage-dev" not in [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+    assert "alias/team/ebooks" in [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+    assert "kms_alias.removed" not in run(post_deploy, args)["parity"]["applied"]
