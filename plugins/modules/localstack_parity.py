@@ -40,20 +40,10 @@ description:
     later create of the stack fail (reported as C(kms_alias.removed)).
 author:
   - TAP infrastructure team (@tap-infra)
-options:
-  stack_name:
-    description:
-      - Name or id of the CloudFormation stack.
-    type: str
-    required: true
-  template_body:
-    description:
-      - Template text (YAML or JSON) to use instead of the stack's deployed template.
-      - Meant for tests; normally leave it out so that the deployed template is the reference.
-    type: str
 notes:
   - Supports check mode; RV(applied) then lists what would be written and nothing is written.
 extends_documentation_fragment:
+  - tap.ebook_storage.stack
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

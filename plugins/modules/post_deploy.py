@@ -25,11 +25,6 @@ description:
 author:
   - TAP infrastructure team (@tap-infra)
 options:
-  stack_name:
-    description:
-      - Name or id of the CloudFormation stack.
-    type: str
-    required: true
   localstack_parity:
     description:
       - Apply the bucket, log-group and rule settings that LocalStack's CloudFormation drops.
@@ -57,16 +52,13 @@ options:
       - Fail the task when a check failed. With V(false) the result still lists the failed checks.
     type: bool
     default: true
-  template_body:
-    description:
-      - Template text (YAML or JSON) to use instead of the stack's deployed template. Meant for tests.
-    type: str
 notes:
   - Supports check mode; nothing is written (no parity change, no file, no probe object), and C(changed)
     tells whether the parity step or the files would change.
   - C(changed) is V(true) when the parity step applied a setting or an output file changed; the checks never
     change anything but the functional probe object, which they remove again.
 extends_documentation_fragment:
+  - tap.ebook_storage.stack
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -44,11 +44,6 @@ description:
 author:
   - TAP infrastructure team (@tap-infra)
 options:
-  stack_name:
-    description:
-      - Name or id of the CloudFormation stack to verify.
-    type: str
-    required: true
   checks:
     description:
       - Ids of the checks to run. Default is all of them.
@@ -77,16 +72,12 @@ options:
         its report is JSON that names this environment).
     type: bool
     default: false
-  template_body:
-    description:
-      - Template text (YAML or JSON) to use instead of the stack's deployed template.
-      - Meant for tests; normally leave it out so that the deployed template is the reference.
-    type: str
 notes:
   - Supports check mode. The module changes nothing (C(changed) is always V(false)); in check mode the
     functional checks do not write, they are reported as C(skipped).
   - RV(api_calls) counts the AWS API calls made, for benchmarks.
 extends_documentation_fragment:
+  - tap.ebook_storage.stack
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.ansible_runs import LogFiles, failed_checks, flatten
+from tests.support.aws import delete_alias, retire_key
 from tests.support.environment import ROOT, ansible_environment, controller_command
 
 RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
@@ -176,3 +177,15 @@ class PlaybookRunner:
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
             futures = [pool.submit(self, *args, **kwargs) for args, kwargs in calls]
             return [f.result() for f in futures]
+
+
+def external_key_for_test_stack(aws, deployments, alias, description):
+    """Generator for a module fixture: an enabled key with ``alias``; the test stack is removed before and after."""
+    deployments.remove("test")
+    kms = aws("kms")
+    key = kms.create_key(Description=description)["KeyMetadata"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    yield key
+    deployments.remove("test")
+    delete_alias(kms, alias)
+    retire_key(kms, key["KeyId"])

@@ -11,12 +11,12 @@ import uuid
 
 import pytest
 
+from itest_support import external_key_for_test_stack
+
 from tests.support.aws import (
     bucket_exists,
-    delete_alias,
     describe_stack,
     key_state,
-    retire_key,
     stack_name,
     stack_outputs,
     stack_parameters,
@@ -30,14 +30,7 @@ BUCKET = "ebooks-storage-test"
 
 @pytest.fixture(scope="module")
 def external_key(aws, deployments):
-    deployments.remove("test")
-    kms = aws("kms")
-    key = kms.create_key(Description="itest: external key for ebooks-storage-test")["KeyMetadata"]
-    kms.create_alias(AliasName=ALIAS, TargetKeyId=key["KeyId"])
-    yield key
-    deployments.remove("test")
-    delete_alias(kms, ALIAS)
-    retire_key(kms, key["KeyId"])
+    yield from external_key_for_test_stack(aws, deployments, ALIAS, "itest: external key for ebooks-storage-test")
 
 
 def resolve_key_id(kms, key_ref):

@@ -14,7 +14,9 @@ import uuid
 
 import pytest
 
-from tests.support.aws import delete_alias, describe_stack, retire_key, stack_name, stack_outputs, stack_parameters
+from itest_support import external_key_for_test_stack
+
+from tests.support.aws import describe_stack, stack_name, stack_outputs, stack_parameters
 from tests.support.ebooks import sample_epub, sample_pdf
 
 ALIAS = f"alias/itest-key-change-{uuid.uuid4().hex[:8]}"
@@ -24,14 +26,7 @@ STACK = stack_name("test")
 
 @pytest.fixture(scope="module")
 def external_key(aws, deployments):
-    deployments.remove("test")
-    kms = aws("kms")
-    key = kms.create_key(Description="itest: the key a stack switches to")["KeyMetadata"]
-    kms.create_alias(AliasName=ALIAS, TargetKeyId=key["KeyId"])
-    yield key
-    deployments.remove("test")
-    delete_alias(kms, ALIAS)
-    retire_key(kms, key["KeyId"])
+    yield from external_key_for_test_stack(aws, deployments, ALIAS, "itest: the key a stack switches to")
 
 
 @pytest.fixture(scope="module")
