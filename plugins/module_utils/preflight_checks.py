@@ -16,8 +16,10 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_summary
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackModel
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import outputs_dict
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import parameters_dict
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 
 FAILED_STATES = (
     "CREATE_FAILED",
@@ -115,3 +117,65 @@ def failure_reasons(session, stack):
     reasons = [stack.get("StackStatusReason") or ""]
     reasons += [e.get("ResourceStatusReason") or "" for e in events or [] if "FAILED" in e.get("ResourceStatus", "")]
     return [r for i, r in enumerate(reasons) if r and r not in reasons[:i]]
+
+
+def unowned_buckets(session, stack_name, template_body, parameters, caller, region):
+    """Buckets the template would create that exist already outside the stack: [{logical_id, bucket, owner}].
+
+    A bucket the stack does not hold (retained by an earlier stack, or by ``EnableLogging`` turned off) makes a
+    create of the same name fail half way on AWS. ``owner`` is ``this account`` (HeadBucket answers) or
+    ``unknown`` (403: another account's, or no permission to see it).
+    """
+    given = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+    account = caller.get("account")
+    partition = (caller.get("arn") or "arn:aws").split(":")[1]
+    stack = {"StackName": stack_name, "Parameters": given,
+             "StackId": f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack_name}/planned"}
+    try:
+        held = session.paginate("cloudformation", "list_stack_resources", "StackResourceSummaries",
+                                StackName=stack_name)
+    except AWS_ERRORS as e:
+        if error_code(e) != "ValidationError":
+            raise
+        held = []
+    holding = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in held}
+    model = StackModel(stack, load_template(template_body), [], region=region, account_id=account)
+    found = []
+    for logical_id in model.of_type("AWS::S3::Bucket"):
+        name = model.resolve_at(logical_id, "BucketName")
+        if not name or holding.get(logical_id) == name:
+            continue
+        try:
+            session.call("s3", "head_bucket", Bucket=name)
+            owner = "this account"
+        except AWS_ERRORS as e:
+            if error_code(e) in ("404", "NoSuchBucket", "NotFound"):
+                continue
+            if error_code(e) not in ("403", "AccessDenied", "Forbidden"):
+                raise
+            owner = "unknown"
+        found.append({"logical_id": logical_id, "bucket": name, "owner": owner})
+    return found
+
+
+def import_template(session, stack_name, stack_exists, buckets):
+    """The template of an IMPORT change set that adopts ``buckets`` into the stack as they are.
+
+    CloudFormation imports only: the template is the deployed one (a new stack: none) plus each bucket with
+    its name and Retain, nothing else changed; the next deploy then applies the declared properties.
+    """
+    template = {"Resources": {}}
+    if stack_exists:
+        body = session.call("cloudformation", "get_template", StackName=stack_name, TemplateStage="Original")
+        template = load_template(body.get("TemplateBody"))
+    for bucket in buckets:
+        template["Resources"][bucket["logical_id"]] = {
+            "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"BucketName": bucket["bucket"]}}
+    return template
+
+
+def resources_to_import(buckets):
+    """The --resources-to-import of that change set."""
+    return [{"ResourceType": "AWS::S3::Bucket", "LogicalResourceId": b["logical_id"],
+             "ResourceIdentifier": {"BucketName": b["bucket"]}} for b in buckets]

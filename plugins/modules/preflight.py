@@ -21,6 +21,9 @@ description:
   - C(kms_key) - with O(kms_key_alias), a key has that alias and is C(Enabled).
   - C(stack) - with O(stack_name), the stack's status, outputs and parameters, and for a stack in a failed
     state the reasons CloudFormation recorded (the stack's status reason, then its C(*FAILED) events).
+  - With O(template_body), the buckets the template would create that exist already but are not the stack's
+    (retained by an earlier stack, or left when C(EnableLogging) was turned off). On AWS such a create fails
+    half way; the caller decides what to do.
   - One module run instead of a probe, a caller-identity lookup, a key lookup and a stack read each in its
     own process.
 author:
@@ -35,6 +38,16 @@ options:
       - Alias (C(alias/...)) of an existing key that must be enabled. Not checked when empty.
     type: str
     default: ""
+  template_body:
+    description:
+      - The template about to be deployed. With O(stack_name) and O(parameters), the buckets it names are
+        looked for (C(HeadBucket)) when the stack does not hold them; see RV(stack.unowned_buckets).
+    type: str
+  parameters:
+    description:
+      - The parameter values about to be deployed, by name, for resolving the bucket names of O(template_body).
+    type: dict
+    default: {}
 notes:
   - Supports check mode; it changes nothing in either mode.
   - A stack that is C(*_IN_PROGRESS) is reported as it is; a caller that must wait polls again (the
@@ -130,6 +143,24 @@ stack:
       description: Its parameters as a mapping.
       type: dict
       returned: always
+    unowned_buckets:
+      description:
+        - Buckets O(template_body) names that exist but that the stack does not hold, with C(logical_id),
+          C(bucket) and C(owner) (C(this account), or C(unknown) when C(HeadBucket) is refused).
+      type: list
+      elements: dict
+      returned: when O(template_body) is given
+    import_template:
+      description:
+        - The template of an IMPORT change set that adopts RV(stack.unowned_buckets) into the stack as they are
+          (the deployed template, if any, plus each bucket with its name and C(Retain)).
+      type: dict
+      returned: when RV(stack.unowned_buckets) is not empty
+    resources_to_import:
+      description: The C(--resources-to-import) of that change set.
+      type: list
+      elements: dict
+      returned: when RV(stack.unowned_buckets) is not empty
   sample: {"exists": true, "status": "CREATE_COMPLETE", "in_progress": false, "failed": false,
            "failure_reasons": [], "stack_id": "arn:aws:cloudformation:...", "outputs": {}, "parameters": {}}
 preflight_failure:
@@ -143,13 +174,18 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import FAILED_STATES
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import PreflightError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import caller_identity
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import enabled_key
+from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import import_template
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import localstack_version
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import probe_endpoint
+from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import resources_to_import
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import stack_state
+from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import unowned_buckets
 
 DEFAULT_CONNECT_TIMEOUT = 5
 
@@ -158,6 +194,8 @@ def main():
     argument_spec = dict(
         stack_name=dict(type="str"),
         kms_key_alias=dict(type="str", default="", no_log=False),
+        template_body=dict(type="str"),
+        parameters=dict(type="dict", default={}),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -185,9 +223,18 @@ def main():
             state = stack_state(session, params["stack_name"])
             state["in_progress"] = state["status"].endswith("_IN_PROGRESS")
             state["failed"] = state["status"] in FAILED_STATES
+            if params["template_body"]:
+                state["unowned_buckets"] = unowned_buckets(session, params["stack_name"], params["template_body"],
+                                                           params["parameters"], result["caller"], module.region)
+                if state["unowned_buckets"]:
+                    state["import_template"] = import_template(session, params["stack_name"], state["exists"],
+                                                               state["unowned_buckets"])
+                    state["resources_to_import"] = resources_to_import(state["unowned_buckets"])
             result["stack"] = state
     except PreflightError as e:
         module.fail_json(msg=str(e), preflight_failure=e.check, **result)
+    except (TemplateError, TemplateResolutionError) as e:
+        module.fail_json(msg=f"cannot read the bucket names of the template: {e}", **result)
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"pre-flight check {step['now']} failed", **result)
     module.exit_json(**result)

@@ -425,12 +425,15 @@ class FaultProxy:
       real one (LocalStack never leaves a stack in DELETE_FAILED, and holds *_IN_PROGRESS for a fraction of a
       second only);
     * requests signed with the access key ``reject_access_key`` get the answer AWS gives to an unknown key
-      (403 InvalidClientTokenId): LocalStack accepts any credentials.
+      (403 InvalidClientTokenId): LocalStack accepts any credentials;
+    * with ``as_aws``, LocalStack's own paths (``/_localstack/...``) answer 404 as AWS would, so the role takes
+      the target for AWS and follows its AWS path.
     """
 
-    def __init__(self, upstream, stack=None, reject_access_key=None):
+    def __init__(self, upstream, stack=None, reject_access_key=None, as_aws=False):
         self.upstream = urllib.parse.urlsplit(upstream)
         self.stack = stack
+        self.as_aws = as_aws
         self.status = None
         self.reject_access_key = reject_access_key
         self.rewritten = 0
@@ -446,6 +449,9 @@ class FaultProxy:
             def _forward(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if proxy.as_aws and self.path.startswith("/_localstack"):
+                    self._answer(404, [("Content-Type", "text/plain")], b"Not Found")
+                    return
                 if proxy.reject_access_key and f"Credential={proxy.reject_access_key}/" in (
                         self.headers.get("Authorization") or ""):
                     proxy.rejected += 1

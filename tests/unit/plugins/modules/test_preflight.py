@@ -18,6 +18,7 @@ from tap_moto_stack import STACK
 from tap_moto_stack import create_stack
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils import preflight_checks
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.modules import preflight
 
 
@@ -145,3 +146,43 @@ def test_an_unknown_profile_is_a_credentials_failure(aws_env, run, tmp_path, mon
     result = run(preflight, {"profile": "no-such-profile", "stack_name": STACK})
     assert result["failed"] is True and result["preflight_failure"] == "credentials", result
     assert "no-such-profile" in result["msg"]
+
+
+def test_buckets_the_stack_would_create_over_are_found(moto, run, template_text):
+    """A retained data bucket and no stack (it was deleted): a create on AWS would fail half way."""
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="ebooks-storage-dev")
+    args = {"stack_name": STACK, "template_body": template_text, "parameters": {"Environment": "dev"}}
+    result = run(preflight, args)
+    assert result["failed"] is False, result
+    assert result["stack"]["unowned_buckets"] == [
+        {"logical_id": "EbooksS3Bucket", "bucket": "ebooks-storage-dev", "owner": "this account"}]
+
+
+def test_buckets_the_stack_holds_are_not_reported(moto, run, template_text):
+    create_stack()
+    args = {"stack_name": STACK, "template_body": template_text, "parameters": {"Environment": "dev"}}
+    result = run(preflight, args)
+    assert result["stack"]["unowned_buckets"] == [], result["stack"]
+
+
+def test_a_log_bucket_left_by_logging_turned_off_is_found(moto, run, template_text):
+    create_stack(parameters={"EnableLogging": "false"})
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="ebooks-storage-logs-dev")
+    args = {"stack_name": STACK, "template_body": template_text,
+            "parameters": {"Environment": "dev", "EnableLogging": "true"}}
+    result = run(preflight, args)
+    assert [b["logical_id"] for b in result["stack"]["unowned_buckets"]] == ["LoggingBucket"], result["stack"]
+
+
+def test_the_import_template_adds_only_the_buckets(moto, run, template_text):
+    create_stack(parameters={"EnableLogging": "false"})
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="ebooks-storage-logs-dev")
+    args = {"stack_name": STACK, "template_body": template_text,
+            "parameters": {"Environment": "dev", "EnableLogging": "true"}}
+    stack = run(preflight, args)["stack"]
+    deployed = boto3.client("cloudformation", region_name=REGION).get_template(StackName=STACK)["TemplateBody"]
+    resources = stack["import_template"]["Resources"]
+    assert set(resources) - set(load_template(deployed)["Resources"]) == {"LoggingBucket"}
+    assert resources["LoggingBucket"] == {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                                          "UpdateReplacePolicy": "Retain",
+                                          "Properties": {"BucketName": "ebooks-storage-logs-dev"}}
