@@ -17,6 +17,8 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session impo
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_summary
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackModel
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import StackNotFoundError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import describe_stack
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import outputs_dict
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import parameters_dict
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
@@ -87,14 +89,8 @@ def enabled_key(session, alias, region):
 def stack_state(session, stack_name):
     """{exists, status, stack_id, outputs, parameters, failure_reasons}; status NONE when there is no stack."""
     try:
-        stacks = session.call("cloudformation", "describe_stacks", StackName=stack_name).get("Stacks") or []
-    except AWS_ERRORS as e:
-        if error_code(e) == "ValidationError" and "does not exist" in str(e):
-            stacks = []
-        else:
-            raise
-    stack = stacks[0] if stacks and stacks[0].get("StackStatus") != "DELETE_COMPLETE" else None
-    if stack is None:
+        stack = describe_stack(session, stack_name)
+    except StackNotFoundError:
         return {"exists": False, "status": "NONE", "stack_id": None, "outputs": {}, "parameters": {},
                 "failure_reasons": []}
     state = {
@@ -119,7 +115,7 @@ def failure_reasons(session, stack):
     return [r for i, r in enumerate(reasons) if r and r not in reasons[:i]]
 
 
-def unowned_buckets(session, stack_name, template_body, parameters, caller, region):
+def unowned_buckets(session, stack_name, stack_exists, template_body, parameters, caller, region):
     """Buckets the template would create that exist already outside the stack: [{logical_id, bucket, owner}].
 
     A bucket the stack does not hold (retained by an earlier stack, or by ``EnableLogging`` turned off) makes a
@@ -131,13 +127,8 @@ def unowned_buckets(session, stack_name, template_body, parameters, caller, regi
     partition = (caller.get("arn") or "arn:aws").split(":")[1]
     stack = {"StackName": stack_name, "Parameters": given,
              "StackId": f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack_name}/planned"}
-    try:
-        held = session.paginate("cloudformation", "list_stack_resources", "StackResourceSummaries",
-                                StackName=stack_name)
-    except AWS_ERRORS as e:
-        if error_code(e) != "ValidationError":
-            raise
-        held = []
+    held = session.paginate("cloudformation", "list_stack_resources", "StackResourceSummaries",
+                            StackName=stack_name) if stack_exists else []
     holding = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in held}
     model = StackModel(stack, load_template(template_body), [], region=region, account_id=account)
     found = []

@@ -224,8 +224,9 @@ def main():
             state["in_progress"] = state["status"].endswith("_IN_PROGRESS")
             state["failed"] = state["status"] in FAILED_STATES
             if params["template_body"]:
-                state["unowned_buckets"] = unowned_buckets(session, params["stack_name"], params["template_body"],
-                                                           params["parameters"], result["caller"], module.region)
+                state["unowned_buckets"] = unowned_buckets(session, params["stack_name"], state["exists"],
+                                                           params["template_body"], params["parameters"],
+                                                           result["caller"], module.region)
                 if state["unowned_buckets"]:
                     state["import_template"] = import_template(session, params["stack_name"], state["exists"],
                                                                state["unowned_buckets"])
