@@ -13,7 +13,7 @@ ENV ?= dev
 # host: LocalStack as a local process (no Docker); docker: the official image.
 LOCALSTACK_RUNTIME ?= host
 
-.PHONY: help setup deploy start stop status verify monitor teardown test lint unit integration executor molecule sanity lock clean
+.PHONY: help setup deploy start stop status verify monitor teardown test lint unit integration executor molecule runbooks sanity lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ integration: setup ## Integration tests against a LocalStack started for the run
 
 molecule: setup ## All Molecule scenarios against a LocalStack started for the run
 	@tools/run-tests.sh molecule
+
+runbooks: setup ## Run every runbook's bash blocks against a LocalStack started for the run
+	@tools/run-tests.sh runbooks
 
 lock: ## Resolve requirements/*.in again into the lock files
 	@tools/lock-requirements.sh

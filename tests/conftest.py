@@ -27,6 +27,8 @@ GROUP_OF_FILE = {
     "tests/integration/upload_restore/": "integration-upload-restore",
     "tests/integration/": "integration",  # LOCALSTACK_ENDPOINT, started by tools/run-tests.sh
     "tests/reliability/test_localstack_faults.py": "reliability-faults",  # kills its own LocalStack (:4571)
+    # its own LocalStack (RELIABILITY_DRIFT_PORT, default RELIABILITY_DEPLOY_PORT + 10)
+    "tests/reliability/test_drift_repair.py": "reliability-drift",
     "tests/reliability/": "reliability-deploys",  # its own LocalStack (:4572)
 }
 

@@ -97,6 +97,21 @@ localstack_suites() {
   pytest_stage localstack-suites -n 5 --dist loadgroup tests/executor tests/integration tests/reliability
 }
 
+# The runbooks (docs/runbooks/*.md) as someone on call pastes them: every
+# ```bash block, in order, one bash process per runbook, from a project folder,
+# prod steps against a prod-like inventory (tests/runbooks/README.md). Its own
+# LocalStack (RUNBOOK_LOCALSTACK_PORT, default 4581) unless the caller runs one:
+# it deploys, changes and tears down dev, test and prod, so it never shares a
+# LocalStack with the suites above while they run.
+runbooks() {
+  if [ -n "$caller_endpoint" ]; then
+    stage runbooks python -m pytest -p no:cacheprovider --junitxml="$results/runbooks.xml" tests/runbooks
+  else
+    stage runbooks env -u LOCALSTACK_ENDPOINT \
+      python -m pytest -p no:cacheprovider --junitxml="$results/runbooks.xml" tests/runbooks
+  fi
+}
+
 # The Molecule scenarios as a user runs them without LOCALSTACK_ENDPOINT: each
 # scenario's create starts a LocalStack of its own (on its own port) and its
 # destroy stops it, so MOLECULE_JOBS (2) scenarios run at the same time. On the
@@ -121,12 +136,14 @@ molecule_all() {
 localstack_lane() {
   trap stop_localstack EXIT
   if [ -n "$caller_endpoint" ]; then
-    # One LocalStack for everything: the suites and the scenarios share stack names.
+    # One LocalStack for everything: the suites, the runbooks and the scenarios share stack names.
     localstack_suites
+    runbooks
     molecule_all
     return
   fi
   molecule_all &
+  runbooks &
   localstack_suites
   wait
 }
@@ -140,6 +157,7 @@ case "${1:-all}" in
   unit) unit ;;
   integration) (trap stop_localstack EXIT; localstack_suites) ;;
   molecule) molecule_all ;;
+  runbooks) runbooks ;;
   all)
     # Each lane in its own subshell: the LocalStack lane stops its LocalStack
     # when it ends, whatever the static lane is doing.
@@ -151,7 +169,7 @@ case "${1:-all}" in
     wait "$static_lane"
     wait "$localstack_lane_pid"
     ;;
-  *) echo "usage: $0 [all|lint|unit|integration|molecule]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|lint|unit|integration|molecule|runbooks]" >&2; exit 2 ;;
 esac
 printf '[%s] all stages done\n' "$(clock)"
 python tools/summarise-tests.py "$results"

@@ -18,7 +18,11 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # versions that are installed but not active).
 find_python() {
   local minor=$1 candidate version
-  if candidate=$(command -v "python$minor" 2>/dev/null) && "$candidate" -c '' 2>/dev/null; then
+  # The base interpreter, never a virtual environment's: `make` puts .venv/bin
+  # first on PATH, and .venv is deleted before it is made again.
+  if candidate=$(command -v "python$minor" 2>/dev/null) \
+      && candidate=$("$candidate" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))' 2>/dev/null) \
+      && [ -x "$candidate" ]; then
     echo "$candidate"; return 0
   fi
   if command -v pyenv >/dev/null 2>&1; then

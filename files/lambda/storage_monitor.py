@@ -1,4 +1,13 @@
-"""eBook storage monitor (docs/monitor.md); tools/embed_monitor.py copies it into TapStack.yml."""
+"""eBook storage monitor: the Lambda function eBook-StorageMonitoring-<env> (docs/monitor.md).
+
+One run reads the data bucket's configuration, lists every object version once, checks the encryption of
+the objects that arrived in the last 24 hours, raises alerts, and publishes a JSON report to the alert
+topic. boto3 and the standard library only (the python3.11 runtime's).
+
+This file is the source of truth. tools/embed_monitor.py copies it into files/TapStack.yml
+(StorageMonitoringFunction, Code.ZipFile) without its comments and docstrings, which keeps the template
+under CloudFormation's 51,200-byte limit; `embed_monitor.py --check` fails when the two differ.
+"""
 import json
 import logging
 import os
@@ -31,15 +40,17 @@ ACTIONS = {  # IAM action each check needs
     "versioning": "s3:GetBucketVersioning", "default_encryption": "s3:GetEncryptionConfiguration",
     "public_access_block": "s3:GetBucketPublicAccessBlock",
     "ownership_controls": "s3:GetBucketOwnershipControls", "logging": "s3:GetBucketLogging"}
-REDEPLOY = "re-run the deploy playbook to restore it; find who changed it in CloudTrail"
-ALERTS = {  # code: (severity, operator action)
+# The action of an alert about a bucket setting that the template declares and that someone changed
+# outside CloudFormation: the deploy puts the declared settings back (see repair_fix).
+DRIFT = "drift"
+ALERTS = {  # code: (severity, operator action; DRIFT: repair_fix for the environment)
     "CHECK_FAILED": ("critical", 'read the function log, then rerun with {"source": "manual"}'),
     "KMS_KEY_NOT_ENABLED": ("critical", "enable the key or cancel its deletion, now"),
-    "VERSIONING_NOT_ENABLED": ("critical", REDEPLOY),
-    "DEFAULT_ENCRYPTION_DRIFT": ("critical", REDEPLOY),
-    "PUBLIC_ACCESS_BLOCK_OFF": ("critical", REDEPLOY),
-    "ACLS_ENABLED": ("critical", "set ObjectOwnership to BucketOwnerEnforced: " + REDEPLOY),
-    "LOGGING_DRIFT": ("warning", REDEPLOY),
+    "VERSIONING_NOT_ENABLED": ("critical", DRIFT),
+    "DEFAULT_ENCRYPTION_DRIFT": ("critical", DRIFT),
+    "PUBLIC_ACCESS_BLOCK_OFF": ("critical", DRIFT),
+    "ACLS_ENABLED": ("critical", DRIFT),
+    "LOGGING_DRIFT": ("warning", DRIFT),
     "OBJECT_NOT_KMS": ("critical", "re-encrypt them (copy in place with the key); find the writer"),
     "UPLOADS_NONE": ("critical", "check the upload service, its role's S3/KMS rights, the key"),
     "UPLOADS_LOW": ("warning", "check the upload service; if normal, lower ExpectedDailyUploads"),
@@ -48,7 +59,24 @@ ALERTS = {  # code: (severity, operator action)
     "STORAGE_THRESHOLD_EXCEEDED": ("warning", "review growth and lifecycle, or raise the threshold")}
 
 
+def repair_fix(environment):
+    """How an operator puts back a bucket setting that drifted from the template.
+
+    The deploy compares the bucket with what the template declares and puts back what differs: in dev
+    and test on every run, in prod only when asked with -e ebook_stack_repair_drift=true (it then shows
+    what it changed, and its verification passes).
+    """
+    if environment in ("dev", "test"):
+        command = f"ansible-playbook deploy.yml -i inventories/{environment}"
+    elif environment == "prod":
+        command = "ansible-playbook deploy.yml -i inventories/prod -e ebook_stack_repair_drift=true"
+    else:  # ENVIRONMENT not set: name both forms
+        command = "ansible-playbook deploy.yml -i inventories/ENV (prod: add -e ebook_stack_repair_drift=true)"
+    return f"{command} puts back the declared settings; find who changed it in CloudTrail"
+
+
 def err_code(exc):
+    """The AWS error code of an exception (403/404 of a HEAD request by name), else its class name."""
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code") or "ClientError"
         return {"403": "AccessDenied", "404": "NotFound"}.get(code, code)
@@ -56,12 +84,14 @@ def err_code(exc):
 
 
 def fmt_of(key):
+    """pdf, epub or mobi by the key's extension (case-insensitive); anything else is other."""
     name = key.rsplit("/", 1)[-1]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return ext if ext in FORMATS[:3] else "other"
 
 
 def human(n):
+    """A byte count for people: 512 B, 1.5 KiB, ... (1024-based)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:,} B" if unit == "B" else f"{n:,.1f} {unit}"
@@ -69,6 +99,7 @@ def human(n):
 
 
 def settings(env=None):
+    """The run's settings from the function's environment variables (docs/monitor.md, "Settings")."""
     env = os.environ if env is None else env
 
     def num(name, default):
@@ -83,6 +114,8 @@ def settings(env=None):
 
 
 class Monitor:
+    """One run: the checks, the alerts they raise, and the AWS requests made (counted for the report)."""
+
     def __init__(self, cfg, context=None):
         self.s, self.alerts, self.requests, self.conf = cfg, [], Counter(), {}
         self.lock, self.t0, self.now = threading.Lock(), time.monotonic(), datetime.now(UTC)
@@ -94,17 +127,23 @@ class Monitor:
             client.meta.events.register("before-call", self._count)
 
     def _count(self, model, **_):
+        # botocore's before-call event: once per API call, retries not included
         with self.lock:
             self.requests[model.name] += 1
 
     def left(self):
+        """Seconds left before the function's timeout."""
         return self.deadline - time.monotonic()
 
     def alert(self, code, what, fix=None, **extra):
+        """Raise an alert; its message is what was found, then "Fix:" and what the operator does."""
         sev, action = ALERTS[code]
+        if action == DRIFT:
+            action = repair_fix(self.s.environment)
         self.alerts.append({"code": code, "severity": sev, "message": f"{what}. Fix: {fix or action}.", **extra})
 
     def failed(self, check, exc, note=""):
+        """A check that could not run: a CHECK_FAILED alert that names it; the other checks go on."""
         code, fix = err_code(exc) if isinstance(exc, Exception) else exc, None
         if code in DENIED:
             fix = f"grant {ACTIONS.get(check)} to the monitor's role"
@@ -116,6 +155,7 @@ class Monitor:
                    check=check, error=code, detail=str(exc)[:300])
 
     def expected_key(self):
+        """Resolve EXPECTED_KMS_KEY (key or alias ARN) to the key ARN, and alert when the key is not enabled."""
         try:
             meta = self.kms.describe_key(KeyId=self.s.kms_key)["KeyMetadata"]
         except ERRORS as exc:
@@ -125,6 +165,7 @@ class Monitor:
             self.alert("KMS_KEY_NOT_ENABLED", f"KMS key {meta['Arn']} is {meta['KeyState']}: uploads fail")
 
     def key_matches(self, kid):
+        """Whether a key id, key ARN or alias ARN names the expected key (others resolved once each)."""
         if not kid or not self.key_arn or kid in self.key_ids:  # no key_arn: CHECK_FAILED raised
             return bool(kid)
         if kid not in self.key_cache:
@@ -144,6 +185,7 @@ class Monitor:
             self.failed(check, exc)
 
     def configuration(self):
+        """The bucket settings that the template declares, one call each; an alert for each that drifted."""
         s3, c, alert = self.s3, self.conf, self.alert
         if (r := self._get("versioning", s3.get_bucket_versioning)) is not None:
             c["versioning"] = v = r.get("Status", "Disabled")
@@ -210,6 +252,7 @@ class Monitor:
         return inv
 
     def _head(self, key):
+        """HeadObject of one key: (key, "ok" | "gone" | "error" | "skipped", (algorithm, key id) or error)."""
         if self.left() < 15:  # keep time to report
             return key, "skipped", None
         try:
@@ -243,6 +286,7 @@ class Monitor:
         return res
 
     def evaluate(self, inv):
+        """The alerts on the inventory's counts: uploads against the expectation, formats, stored bytes."""
         s, n, alert = self.s, inv["n"], self.alert
         low, high = s.expected * (100 - s.deviation) / 100, s.expected * (100 + s.deviation) / 100
         if not inv["complete"]:
@@ -261,6 +305,7 @@ class Monitor:
                   f"{s.threshold_gb} GiB")
 
     def run(self, trigger="schedule"):
+        """Every check in order, then the report (docs/monitor.md, "The report")."""
         self.expected_key()
         self.configuration()
         inv = self.inventory()
@@ -287,6 +332,7 @@ class Monitor:
         return report
 
     def publish(self, report):
+        """Send the report to the topic: JSON for every protocol, the summary lines first for e-mail."""
         sev = max((a["severity"] for a in report["alerts"]), key=RANK.get, default="none")
         body = json.dumps(report, indent=1)
         email = "\n".join(report["summary"]) + "\n\n" + body
@@ -297,15 +343,18 @@ class Monitor:
 
 
 def tally(r):
+    """The alert count in words: "3 alerts (1 critical)", "1 alert" or "no alerts"."""
     count, crit = len(r["alerts"]), sum(a["severity"] == "critical" for a in r["alerts"])
     return (f"{count} alert{'s' * (count != 1)}" if count else "no alerts") + (f" ({crit} critical)" * bool(crit))
 
 
 def subject(r):
+    """The SNS subject (at most 100 characters): status, environment, date and the alert count."""
     return f"[{r['status']}] eBook storage {r['environment']} {r['generated_at'][:10]}: {tally(r)}"[:100]
 
 
 def summary(r):
+    """The report as text lines: header, status, one line per alert, then a two-column table."""
     c, enc, up, nc, big = (r[k] for k in ("configuration", "encryption_check", "uploads_last_24h",
                                           "noncurrent_versions", "largest_object"))
     de, pab, lg = c.get("default_encryption"), c.get("public_access_block"), c.get("logging")
@@ -333,6 +382,8 @@ def summary(r):
 
 
 def handler(event, context):
+    """Lambda entry point (index.handler). The event: EventBridge's scheduled event (the rule's target has
+    no Input), {"source": "manual"}, or {"action": "test-failure"} to prove the on-failure destination."""
     event = event if isinstance(event, dict) else {}
     if event.get("action") == "test-failure":
         raise RuntimeError("Deliberate failure (action=test-failure) to test the failure path")

@@ -176,6 +176,17 @@ def referenced_logical_id(value):
     return None
 
 
+def referenced_refs(value):
+    """Every name a value reaches through Ref, at any depth (inside Fn::If and the like), in order."""
+    if isinstance(value, dict):
+        if intrinsic_name(value) == "Ref" and isinstance(value["Ref"], str):
+            return [value["Ref"]]
+        return [name for item in value.values() for name in referenced_refs(item)]
+    if isinstance(value, list):
+        return [name for item in value for name in referenced_refs(item)]
+    return []
+
+
 _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 
 

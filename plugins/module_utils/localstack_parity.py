@@ -5,57 +5,23 @@
 
 LocalStack's CloudFormation reports CREATE_COMPLETE but drops some settings
 (bucket encryption, logging, lifecycle, public access block, ownership, a
-private ACL; log-group retention and key; rule tags and schedule updates).
-Used by the localstack_parity and post_deploy modules; on AWS it is not needed.
+private ACL; log-group retention and key; rule tags and schedule updates; the inline policies of a role
+that it replaces when its trust policy changes).
+Used by the localstack_parity and post_deploy modules; on AWS it is not needed
+(there drift_repair.bucket_drift compares the same bucket settings, with the same
+loop, and puts them back only when asked).
 """
 
 from __future__ import annotations
 
-from ansible_collections.tap.ebook_storage.plugins.module_utils import bucket_settings as bs
+import json
+
 from ansible_collections.tap.ebook_storage.plugins.module_utils import monitor_parity as mp
+from ansible_collections.tap.ebook_storage.plugins.module_utils import policy_documents as pd
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
-from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import rule_name_from_physical_id
-from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
-from ansible_collections.tap.ebook_storage.plugins.module_utils.kms_keys import KeyResolver
-from ansible_collections.tap.ebook_storage.plugins.module_utils.stack_resources import StackParts
-
-ACL_DISABLED_ERRORS = ("AccessControlListNotSupported", "InvalidBucketAclWithObjectOwnership")
-
-
-def put_acl(session, bucket, canned, notes):
-    try:
-        bs.put_setting(session, bucket, "acl", canned)
-    except AWS_ERRORS as e:
-        if error_code(e) not in ACL_DISABLED_ERRORS:
-            raise
-        bs.put_setting(session, bucket, "ownership", "ObjectWriter")
-        bs.put_setting(session, bucket, "acl", canned)
-        notes.append(f"{bucket}: ownership set to ObjectWriter to replace the ACL, then set as declared")
-
-
-def apply_bucket(module, session, keys, part, bucket, desired, applied, notes):
-    for setting in bs.SETTING_NAMES:
-        if not bs.managed(setting, desired):
-            continue
-        want = desired[setting]
-        try:
-            live = bs.read_setting(session, bucket, setting)
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"cannot read {setting} of bucket {bucket}", applied=applied)
-        if bs.setting_matches(setting, want, live, keys):
-            continue
-        applied.append(f"{part}.{setting}")
-        if module.check_mode:
-            continue
-        try:
-            if setting == "acl":
-                put_acl(session, bucket, want, notes)
-                bs.forget_setting(session, bucket, "ownership")
-            else:
-                bs.put_setting(session, bucket, setting, want)
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"cannot apply {setting} to bucket {bucket}", applied=applied)
+from ansible_collections.tap.ebook_storage.plugins.module_utils.drift_repair import bucket_plan
+from ansible_collections.tap.ebook_storage.plugins.module_utils.drift_repair import reconcile_buckets
 
 
 def apply_monitor(module, session, keys, model, parts, applied, notes):
@@ -127,37 +93,45 @@ def apply_removed_aliases(module, session, model, applied):
                 module.fail_json_aws(e, msg=f"cannot delete the alias {name}", applied=applied)
 
 
-def bucket_targets(model, parts):
-    """[(part, bucket name, desired settings)], the log bucket first: the data bucket's logging needs its target.
-
-    Raises TemplateResolutionError when the template has no data bucket or a bucket has no physical id.
-    """
-    if not parts.data_bucket:
-        raise TemplateResolutionError("Outputs.EbooksBucketName", "cannot find the data bucket in the template")
-    buckets = []
-    for part, logical_id in (("logging_bucket", parts.logging_bucket), ("data_bucket", parts.data_bucket)):
-        if not logical_id:
+def apply_role_policies(module, session, parts, applied):
+    """LocalStack replaces a role whose trust policy changes (delete, then create) and drops the inline policies
+    that AWS::IAM::Policy resources put on it (S3AccessPolicy after a change of PublisherPrincipalArns); AWS
+    updates the trust policy in place. Put back the inline policies the template declares."""
+    for role_lid in parts.roles:
+        role = parts.name(role_lid)
+        if not role:
             continue
-        name = parts.name(logical_id)
-        if not name:
-            raise TemplateResolutionError(f"Resources.{logical_id}", "the stack has no physical id for this bucket")
-        buckets.append((part, name, bs.desired_settings(model.properties(logical_id), name)))
-    return buckets
+        try:
+            live = set(session.call("iam", "list_role_policies", RoleName=role).get("PolicyNames", []))
+            for policy_name, document in parts.inline_policies_of_role(role_lid).items():
+                current = None
+                if policy_name in live:
+                    current = session.call("iam", "get_role_policy", RoleName=role, PolicyName=policy_name)
+                    current = current["PolicyDocument"]
+                if current is not None and pd.documents_equal(document or {}, current):
+                    continue
+                applied.append(f"iam.{role_lid}.inline_policies")
+                if not module.check_mode:
+                    session.call("iam", "put_role_policy", RoleName=role, PolicyName=policy_name,
+                                 PolicyDocument=json.dumps(document))
+                    session.forget_all()  # the verification reads the role's policies next
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"cannot put back the inline policies of role {role}", applied=applied)
 
 
 def apply_parity(module, session, model):
     """Apply what differs (nothing in check mode); returns {applied, notes, desired}.
 
-    Raises TemplateResolutionError like bucket_targets; an AWS error fails the module with what was applied.
+    The buckets go through drift_repair.reconcile_buckets, as a repair of drift on AWS does, with every
+    setting that differs written. Raises TemplateResolutionError like drift_repair.bucket_targets; an AWS
+    error fails the module with what was applied.
     """
-    parts = StackParts(model)
-    buckets = bucket_targets(model, parts)
-    keys = KeyResolver(session, model.region, model.account_id, model.partition)
+    parts, buckets, keys = bucket_plan(session, model)
     applied = []
     notes = []
-    for part, name, desired in buckets:
-        apply_bucket(module, session, keys, part, name, desired, applied, notes)
+    reconcile_buckets(module, session, keys, buckets, applied, notes, written=[], failure=lambda: {"applied": applied})
     apply_monitor(module, session, keys, model, parts, applied, notes)
+    apply_role_policies(module, session, parts, applied)
     apply_removed_aliases(module, session, model, applied)
     return {
         "applied": applied,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import tempfile
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import outputs_dict
@@ -29,7 +31,7 @@ def file_differs(path, content):
 def write_atomically(module, path, content):
     """Write ``content`` to a temporary file beside ``path`` and move it into place."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    fd, temp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
@@ -58,24 +60,46 @@ def stack_summary(stack):
     )
 
 
-def write_outputs(module, dest, raw_outputs, flat_outputs):
-    """Write <dest>/stack-outputs.json and <dest>/flat-outputs.json where they differ (not in check mode).
+def render_env(flat_outputs):
+    """The outputs as shell assignments (``. cfn-outputs/prod/outputs.env``): runbooks need no JSON tool."""
+    lines = [f"{key}={shlex.quote(str(value))}" for key, value in flat_outputs.items() if key.isidentifier()]
+    return "# Outputs of the last deploy of this environment; written by tap.ebook_storage.\n" + "\n".join(lines) + "\n"
 
-    Returns {stack_outputs: path, flat_outputs: path, changed: [names of the files that differ]}.
+
+def write_outputs(module, dest, raw_outputs, flat_outputs):
+    """Write the output files where they differ (not in check mode).
+
+    <dest>/stack-outputs.json and <dest>/flat-outputs.json are the last deploy's, whichever environment it was;
+    <dest>/<environment>/ holds the same two plus outputs.env for the stack's environment (its EnvironmentName
+    output), so that a runbook for prod never reads the outputs of a dev deploy.
+
+    Returns {stack_outputs: path, flat_outputs: path, environment_dir: path or None, changed: [file names]}.
     """
     files = {
-        "stack_outputs": (os.path.join(dest, "stack-outputs.json"), render_json(raw_outputs)),
-        "flat_outputs": (os.path.join(dest, "flat-outputs.json"), render_json(flat_outputs)),
+        "stack-outputs.json": (os.path.join(dest, "stack-outputs.json"), render_json(raw_outputs)),
+        "flat-outputs.json": (os.path.join(dest, "flat-outputs.json"), render_json(flat_outputs)),
     }
+    environment = str(flat_outputs.get("EnvironmentName") or "")
+    env_dir = os.path.join(dest, environment) if re.fullmatch(r"[A-Za-z0-9_-]+", environment) else None
+    if env_dir:
+        for name, content in (
+            ("stack-outputs.json", files["stack-outputs.json"][1]),
+            ("flat-outputs.json", files["flat-outputs.json"][1]),
+            ("outputs.env", render_env(flat_outputs)),
+        ):
+            files[f"{environment}/{name}"] = (os.path.join(env_dir, name), content)
     changed = [name for name, (path, content) in files.items() if file_differs(path, content)]
     if changed and not module.check_mode:
         try:
-            os.makedirs(dest, exist_ok=True)
             for name in changed:
                 path, content = files[name]
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 write_atomically(module, path, content)
         except OSError as e:
             module.fail_json(msg=f"cannot write the output files in {dest}: {e}")
-    result = {name: path for name, (path, _content) in files.items()}
-    result["changed"] = changed
-    return result
+    return {
+        "stack_outputs": files["stack-outputs.json"][0],
+        "flat_outputs": files["flat-outputs.json"][0],
+        "environment_dir": env_dir,
+        "changed": changed,
+    }

@@ -13,6 +13,7 @@ import re
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import referenced_refs
 
 ARGUMENT_SPEC = dict(
     template_path=dict(type="path", required=True),
@@ -74,15 +75,76 @@ def check(declarations, values, input_names, input_prefix):
     return checked, errors
 
 
+def _days_refs(rule, transitions_key, single_transition_key, expiration_path):
+    """(parameters setting the rule's transition days, parameters setting its expiration days)."""
+    transitions = list(rule.get(transitions_key) or []) + [rule.get(single_transition_key) or {}]
+    moved = [name for t in transitions for name in referenced_refs(t.get("TransitionInDays"))]
+    expiry = rule
+    for key in expiration_path:
+        expiry = expiry.get(key) or {} if isinstance(expiry, dict) else {}
+    return moved, referenced_refs(expiry)
+
+
+def lifecycle_order_pairs(template):
+    """[(transition parameter, expiration parameter, bucket)] of the template's S3 lifecycle rules.
+
+    S3 refuses a rule whose objects (or noncurrent versions) expire no later than they transition, so the
+    expiration parameter must stay above the transition parameter of the same rule.
+    """
+    pairs = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if (resource or {}).get("Type") != "AWS::S3::Bucket":
+            continue
+        lifecycle = ((resource.get("Properties") or {}).get("LifecycleConfiguration") or {})
+        for rule in lifecycle.get("Rules") or [] if isinstance(lifecycle, dict) else []:
+            if not isinstance(rule, dict):
+                continue
+            for kind in (
+                _days_refs(rule, "Transitions", "Transition", ("ExpirationInDays",)),
+                _days_refs(rule, "NoncurrentVersionTransitions", "NoncurrentVersionTransition",
+                           ("NoncurrentVersionExpiration", "NoncurrentDays")),
+            ):
+                pairs.extend((moved, expired, logical_id) for moved in kind[0] for expired in kind[1])
+    return pairs
+
+
+def order_errors(template, checked, input_names, input_prefix):
+    """Errors for lifecycle expirations not above their transitions, with the template's defaults filled in."""
+    declarations = template.get("Parameters") or {}
+    values = {name: str(decl.get("Default", "")) for name, decl in declarations.items()}
+    values.update(checked)
+
+    def named(name):
+        if name in checked:
+            return f"{input_names.get(name, input_prefix + name)}={values[name]}"
+        return f"{name}={values[name]} (the template's default)"
+
+    errors = []
+    for moved, expired, bucket in lifecycle_order_pairs(template):
+        try:
+            too_early = float(values[expired]) <= float(values[moved])
+        except (KeyError, ValueError):
+            continue  # not a number: reported by the per-value check
+        if too_early and (moved in checked or expired in checked):
+            errors.append(
+                f"{named(expired)} must be above {named(moved)}: S3 refuses a lifecycle rule of {bucket} whose "
+                f"versions expire before they move to STANDARD_IA"
+            )
+    return errors
+
+
 def validate(params):
     """(True, {"parameters": checked}) or (False, {"msg": ..., "errors": [...]}) for validated module params."""
     path = params["template_path"]
     try:
         with open(path, encoding="utf-8") as handle:
-            declarations = load_template(handle.read()).get("Parameters", {})
+            template = load_template(handle.read())
     except (OSError, TemplateError) as e:
         return False, {"msg": f"Could not read the template {path}: {e}"}
-    checked, errors = check(declarations, params["parameters"], params["input_names"], params["input_prefix"])
+    names, prefix = params["input_names"], params["input_prefix"]
+    checked, errors = check(template.get("Parameters", {}), params["parameters"], names, prefix)
+    if not errors:
+        errors = order_errors(template, checked, names, prefix)
     if errors:
         return False, {"msg": "Bad stack parameters, nothing was changed: " + "; ".join(errors), "errors": errors}
     return True, {"parameters": checked}

@@ -20,6 +20,17 @@ What is implemented, and where AWS documents it:
   https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html): the key policy is
   required. It allows a principal directly, or names the principal's account, which lets that
   account's IAM policies allow (both must then allow). An explicit Deny in either wins.
+- Role trust policies (IAM User Guide, "Policy evaluation logic", where role trust policies and KMS
+  key policies are the exceptions that must explicitly allow the principal, and STS API Reference,
+  "AssumeRole"): the trust policy is required, like a key policy. In the role's account, a trust
+  policy that names the principal's ARN is enough; one that names the account (``:root``) needs an
+  identity policy of the principal that allows ``sts:AssumeRole`` as well. From another account the
+  principal's identity policy must allow too. A trust policy has no ``Resource`` element (IAM
+  refuses one): the resource is the role. The root user cannot assume a role.
+- Assumed-role sessions (IAM User Guide, "AWS global condition context keys", aws:PrincipalArn, and
+  "AWS JSON policy elements: Principal", role sessions): a session's ``aws:PrincipalArn`` is the ARN
+  of its role, its identity policies are the role's, and a resource policy that names the role (or
+  the session's own ARN) names the session.
 - Conditions (IAM User Guide, "Condition operators",
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html,
   and "Condition with multiple context keys or values",
@@ -37,7 +48,8 @@ What is implemented, and where AWS documents it:
 
 Not modelled: service control and resource control policies, permissions boundaries, session
 policies, VPC endpoint policies, ACLs (the buckets have ``BucketOwnerEnforced``), KMS grants, key
-state, NotPrincipal/NotAction/NotResource, policy variables. Anything not implemented raises
+state, NotPrincipal/NotAction/NotResource, policy variables, role chaining limits, external ids and
+session tags of an AssumeRole. Anything not implemented raises
 ``PolicyEvaluationError``: a request this module cannot decide is never reported as decided.
 """
 
@@ -91,13 +103,14 @@ class PolicyEvaluationError(Exception):
 class Principal:
     """Who sends the request.
 
-    ``kind``: "iam" (a role or user, by its ARN; an assumed-role session is evaluated as its role),
-    "root" (the account's root user), "service" (an AWS service principal such as
-    logging.s3.amazonaws.com) or "anonymous".
+    ``kind``: "iam" (a role or user, by its ARN; a role's session may also be evaluated as its role),
+    "session" (an assumed-role session, by its ARN ``arn:aws:sts::<account>:assumed-role/<role>/<name>``;
+    ``role_arn`` names its role when the role has a path), "root" (the account's root user),
+    "service" (an AWS service principal such as logging.s3.amazonaws.com) or "anonymous".
     """
 
-    def __init__(self, kind, arn=None, account=None, service=None):
-        if kind not in ("iam", "root", "service", "anonymous"):
+    def __init__(self, kind, arn=None, account=None, service=None, role_arn=None):
+        if kind not in ("iam", "session", "root", "service", "anonymous"):
             raise PolicyEvaluationError(f"principal kind {kind!r} is not implemented")
         if kind in ("iam", "root"):
             parts = (arn or "").split(":", _ARN_PARTS - 1)
@@ -106,17 +119,31 @@ class Principal:
             account = parts[4]
             if (kind == "root") != (parts[5] == "root"):
                 raise PolicyEvaluationError(f"{arn} is not a {kind} principal")
+        if kind == "session":
+            match = re.fullmatch(r"arn:([^:]+):sts::(\d{12}):assumed-role/([^/]+)/([^/]+)", arn or "")
+            if not match:
+                raise PolicyEvaluationError(f"a session needs an assumed-role ARN, got {arn!r}")
+            partition, account, role = match.group(1), match.group(2), match.group(3)
+            role_arn = role_arn or f"arn:{partition}:iam::{account}:role/{role}"
+            if not re.fullmatch(rf"arn:{re.escape(partition)}:iam::{account}:role/(.+/)?{re.escape(role)}", role_arn):
+                raise PolicyEvaluationError(f"{role_arn} is not the role of the session {arn}")
         if kind == "service" and not service:
             raise PolicyEvaluationError("a service principal needs its service name")
         self.kind = kind
         self.arn = arn
         self.account = account
         self.service = service
+        self.role_arn = role_arn if kind == "session" else None
 
     def global_keys(self):
-        """The global condition keys AWS sets for this principal (aws:PrincipalArn, aws:PrincipalAccount)."""
+        """The global condition keys AWS sets for this principal (aws:PrincipalArn, aws:PrincipalAccount).
+
+        For a session, aws:PrincipalArn is the ARN of its role.
+        """
         if self.kind in ("iam", "root"):
             return {"aws:PrincipalArn": self.arn, "aws:PrincipalAccount": self.account}
+        if self.kind == "session":
+            return {"aws:PrincipalArn": self.role_arn, "aws:PrincipalAccount": self.account}
         return {}
 
     def __repr__(self):
@@ -175,8 +202,11 @@ def statements(document):
     return [found] if isinstance(found, dict) else list(found)
 
 
-def validate(document, name, resource_policy, keys=None):
-    """Raise PolicyEvaluationError when the document uses anything this evaluator does not implement."""
+def validate(document, name, resource_policy, keys=None, trust=False):
+    """Raise PolicyEvaluationError when the document uses anything this evaluator does not implement.
+
+    ``trust``: a role trust policy (a resource policy without Resource, for sts: actions only).
+    """
     types = _key_types(keys)
     if not isinstance(document, dict) or set(document) - {"Version", "Id", "Statement"}:
         raise PolicyEvaluationError(f"{name}: not a policy document with Version/Id/Statement only")
@@ -187,7 +217,12 @@ def validate(document, name, resource_policy, keys=None):
             raise PolicyEvaluationError(f"{where}: element(s) {sorted(unknown)} are not implemented")
         if statement.get("Effect") not in (ALLOW, DENY):
             raise PolicyEvaluationError(f"{where}: Effect must be Allow or Deny")
-        if "Action" not in statement or "Resource" not in statement:
+        if trust:
+            if "Action" not in statement or "Resource" in statement:
+                raise PolicyEvaluationError(f"{where}: a trust policy statement needs Action and has no Resource")
+            if not all(a.lower().startswith("sts:") for a in _strings(statement["Action"])):
+                raise PolicyEvaluationError(f"{where}: a trust policy allows sts: actions only")
+        elif "Action" not in statement or "Resource" not in statement:
             raise PolicyEvaluationError(f"{where}: needs Action and Resource")
         if resource_policy and "Principal" not in statement:
             raise PolicyEvaluationError(f"{where}: a resource policy statement needs a Principal")
@@ -195,7 +230,7 @@ def validate(document, name, resource_policy, keys=None):
             raise PolicyEvaluationError(f"{where}: an identity policy has no Principal")
         if "Principal" in statement:
             _principal_entries(statement["Principal"], where)
-        for value in _strings(statement["Action"]) + _strings(statement["Resource"]):
+        for value in _strings(statement["Action"]) + _strings(statement.get("Resource", [])):
             _no_variables(value, where)
         for operator, block in (statement.get("Condition") or {}).items():
             _operator(operator, where)
@@ -314,7 +349,9 @@ def _principal_match(statement, principal):
             return "direct"
         if kind == "aws" and principal.kind == "iam" and value == principal.arn:
             return "direct"
-        if kind == "account" and principal.kind in ("iam", "root") and value == principal.account:
+        if kind == "aws" and principal.kind == "session" and value in (principal.arn, principal.role_arn):
+            return "direct"
+        if kind == "account" and principal.kind in ("iam", "session", "root") and value == principal.account:
             found = "account"
     return found
 
@@ -355,15 +392,20 @@ def _compare(base, kind, policy_value, context_value):
     raise PolicyEvaluationError(f"operator {base} is not implemented")
 
 
-def matching_statements(document, request, resource_policy, name="policy"):
-    """[(effect, "<name>:<Sid>", principal match)] of the statements that apply to the request."""
-    validate(document, name, resource_policy, request.keys)
+def matching_statements(document, request, resource_policy, name="policy", trust=False):
+    """[(effect, "<name>:<Sid>", principal match)] of the statements that apply to the request.
+
+    ``trust``: the document is a role trust policy; the request's resource is that role.
+    """
+    validate(document, name, resource_policy, request.keys, trust)
     found = []
     for index, statement in enumerate(statements(document)):
         match = _principal_match(statement, request.principal) if resource_policy else "identity"
         if match is None:
             continue
-        if not _action_matches(statement, request.action) or not _resource_matches(statement, request.resource):
+        if not _action_matches(statement, request.action):
+            continue
+        if not trust and not _resource_matches(statement, request.resource):
             continue
         conditions = statement.get("Condition") or {}
         if all(
@@ -378,22 +420,32 @@ def matching_statements(document, request, resource_policy, name="policy"):
 # -- decisions -----------------------------------------------------------------------------------
 
 
-def decide(request, identity_policies=(), resource_policies=(), resource_account=None, key_policy=None):
+def decide(
+    request, identity_policies=(), resource_policies=(), resource_account=None, key_policy=None, trust_policy=None
+):
     """Decide a request.
 
     ``identity_policies`` and ``resource_policies``: [(name, document)]. ``resource_account``: the
     account that owns the resource. ``key_policy``: (name, document) of a KMS key, for a kms:
-    request; it then takes the place of the resource policies (and is required).
+    request; it then takes the place of the resource policies (and is required). ``trust_policy``:
+    (name, document) of a role, for an sts: request (``sts:AssumeRole``) whose resource is the role's
+    ARN; it too takes the place of the resource policies and is required.
     """
     principal = request.principal
     if principal.kind in ("anonymous", "service") and identity_policies:
         raise PolicyEvaluationError(f"{principal} has no identity policies")
-    if key_policy is not None and resource_policies:
-        raise PolicyEvaluationError("a kms request is decided by the key policy, not by resource policies")
+    if (key_policy is not None or trust_policy is not None) and resource_policies:
+        raise PolicyEvaluationError("a kms or sts request is decided by a key or trust policy, not resource policies")
+    if key_policy is not None and trust_policy is not None:
+        raise PolicyEvaluationError("a request has a key policy or a trust policy, not both")
     if request.action.lower().startswith("kms:") and key_policy is None:
         raise PolicyEvaluationError("a kms request needs the key policy")
+    if request.action.lower().startswith("sts:") != (trust_policy is not None):
+        raise PolicyEvaluationError("an sts request, and only an sts request, is decided with a role's trust policy")
     if not resource_account:
         raise PolicyEvaluationError("the resource's account is needed")
+    if trust_policy is not None:
+        return _decide_trust(request, identity_policies, resource_account, trust_policy)
     resource_side = [key_policy] if key_policy is not None else list(resource_policies)
     identity_hits = [h for n, d in identity_policies for h in matching_statements(d, request, False, n)]
     resource_hits = [h for n, d in resource_side for h in matching_statements(d, request, True, n)]
@@ -420,6 +472,35 @@ def decide(request, identity_policies=(), resource_policies=(), resource_account
             return Decision(ALLOW, "allow", identity_allows + direct)
         return Decision(DENY, "implicit-deny")
     if identity_allows and (direct or delegated):
+        return Decision(ALLOW, "allow", direct + delegated + identity_allows)
+    return Decision(DENY, "implicit-deny")
+
+
+def _decide_trust(request, identity_policies, resource_account, trust_policy):
+    """sts:AssumeRole and the like: the role's trust policy must allow (see the module's docstring)."""
+    principal = request.principal
+    if principal.kind == "anonymous":
+        raise PolicyEvaluationError("an anonymous request cannot assume a role")
+    if not re.fullmatch(r"arn:[^:]+:iam::\d{12}:role/.+", request.resource):
+        raise PolicyEvaluationError(f"the resource of an sts request is a role ARN, got {request.resource!r}")
+    if request.resource.split(":")[4] != resource_account:
+        raise PolicyEvaluationError(f"{request.resource} is not a role of {resource_account}")
+    name, document = trust_policy
+    identity_hits = [h for n, d in identity_policies for h in matching_statements(d, request, False, n)]
+    trust_hits = matching_statements(document, request, True, name, trust=True)
+    denies = [by for effect, by, _m in identity_hits + trust_hits if effect == DENY]
+    if denies:
+        return Decision(DENY, "explicit-deny", denies)
+    if principal.kind == "root":
+        return Decision(DENY, "implicit-deny")  # the root user cannot assume a role
+    identity_allows = [by for effect, by, _m in identity_hits if effect == ALLOW]
+    direct = [by for effect, by, m in trust_hits if effect == ALLOW and m == "direct"]
+    delegated = [by for effect, by, m in trust_hits if effect == ALLOW and m == "account"]
+    if principal.kind == "service":
+        return Decision(ALLOW, "allow", direct) if direct else Decision(DENY, "implicit-deny")
+    if principal.account == resource_account and direct:
+        return Decision(ALLOW, "allow", direct)
+    if (direct or delegated) and identity_allows:
         return Decision(ALLOW, "allow", direct + delegated + identity_allows)
     return Decision(DENY, "implicit-deny")
 

@@ -23,7 +23,9 @@ description:
     state the reasons CloudFormation recorded (the stack's status reason, then its C(*FAILED) events).
   - With O(template_body), the buckets the template would create that exist already but are not the stack's
     (retained by an earlier stack, or left when C(EnableLogging) was turned off). On AWS such a create fails
-    half way; the caller decides what to do.
+    half way; the caller decides what to do. For them, everything an IMPORT change set that adopts them needs
+    (template, resources, parameters) and the keys their objects may be encrypted with, read from the live
+    buckets, KMS and the earlier stacks of the same name.
   - One module run instead of a probe, a caller-identity lookup, a key lookup and a stack read each in its
     own process.
 author:
@@ -119,7 +121,9 @@ stack:
       type: str
       returned: always
     in_progress:
-      description: Whether an operation on it is running (C(*_IN_PROGRESS)).
+      description:
+        - Whether an operation on it is running (C(*_IN_PROGRESS)); not C(REVIEW_IN_PROGRESS), a stack that only
+          holds a change set never executed, which waits for nothing and counts as RV(stack.failed).
       type: bool
       returned: always
     failed:
@@ -152,14 +156,48 @@ stack:
       returned: when O(template_body) is given
     import_template:
       description:
-        - The template of an IMPORT change set that adopts RV(stack.unowned_buckets) into the stack as they are
-          (the deployed template, if any, plus each bucket with its name and C(Retain)).
+        - The template of an IMPORT change set that adopts RV(stack.unowned_buckets) (those of C(this account))
+          into the stack as they are, by CloudFormation's rules for resource import.
+        - No stack - the parameters of O(template_body), the conditions the imported resources use, each
+          bucket and, when the bucket has one (C(Retain) keeps it), its bucket policy. Each with its name as a
+          literal, C(Retain), no C(Condition); what they name of the rest of the template (the stack's key, the
+          log bucket) taken from the live bucket (default encryption, logging target, policy document), and
+          other references to resources outside it resolved or dropped (the deploy after the import applies
+          the declared values).
+        - A stack - its deployed template plus the same resources.
       type: dict
       returned: when RV(stack.unowned_buckets) is not empty
     resources_to_import:
-      description: The C(--resources-to-import) of that change set.
+      description: The C(--resources-to-import) of that change set (buckets and bucket policies).
       type: list
       elements: dict
+      returned: when RV(stack.unowned_buckets) is not empty
+    import_parameters:
+      description:
+        - The C(--parameters) of that change set. No stack - the deploy's values (O(parameters), and
+          C(ExternalKmsKeyArn) for O(kms_key_alias)), with C(PreviousKmsKeyArns) extended by
+          RV(stack.retained_key_arns), so that the deploy after the import, which creates a new key, keeps
+          C(kms:Decrypt) on the keys of the e-books already stored. A stack - every parameter with
+          C(UsePreviousValue) (an import may not change the stack's other resources).
+      type: list
+      elements: dict
+      returned: when RV(stack.unowned_buckets) is not empty
+    retained_key_arns:
+      description:
+        - ARNs of the keys that objects in the retained buckets may be encrypted with - the key of each bucket's
+          default encryption (C(KMSMasterKeyID) resolved to a key ARN) and, when the stack does not exist, the
+          keys the earlier stacks of this name used or kept (C(DELETE_COMPLETE) stacks, read by their ids) -
+          less the key this deploy asks for.
+      type: list
+      elements: str
+      returned: when RV(stack.unowned_buckets) is not empty
+    import_warnings:
+      description:
+        - What the import cannot settle by itself - a bucket of another account, a key that is not C(Enabled)
+          (with the commands that restore it), a setting that cannot be read, a template over the 51,200 bytes
+          of C(--template-body).
+      type: list
+      elements: str
       returned: when RV(stack.unowned_buckets) is not empty
   sample: {"exists": true, "status": "CREATE_COMPLETE", "in_progress": false, "failed": false,
            "failure_reasons": [], "stack_id": "arn:aws:cloudformation:...", "outputs": {}, "parameters": {}}
@@ -178,12 +216,11 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template imp
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import FAILED_STATES
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import PreflightError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import adoption_plan
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import caller_identity
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import enabled_key
-from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import import_template
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import localstack_version
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import probe_endpoint
-from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import resources_to_import
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import stack_state
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import unowned_buckets
 
@@ -221,16 +258,16 @@ def main():
         if params["stack_name"]:
             step["now"] = "stack"
             state = stack_state(session, params["stack_name"])
-            state["in_progress"] = state["status"].endswith("_IN_PROGRESS")
+            state["in_progress"] = state["status"].endswith("_IN_PROGRESS") and state["status"] not in FAILED_STATES
             state["failed"] = state["status"] in FAILED_STATES
             if params["template_body"]:
                 state["unowned_buckets"] = unowned_buckets(session, params["stack_name"], state["exists"],
                                                            params["template_body"], params["parameters"],
                                                            result["caller"], module.region)
                 if state["unowned_buckets"]:
-                    state["import_template"] = import_template(session, params["stack_name"], state["exists"],
-                                                               state["unowned_buckets"])
-                    state["resources_to_import"] = resources_to_import(state["unowned_buckets"])
+                    state.update(adoption_plan(session, params["stack_name"], state, params["template_body"],
+                                               params["parameters"], state["unowned_buckets"], result["caller"],
+                                               module.region, result.get("kms_key")))
             result["stack"] = state
     except PreflightError as e:
         module.fail_json(msg=str(e), preflight_failure=e.check, **result)

@@ -122,18 +122,25 @@ files:
       type: str
       returned: always
     flat_outputs:
-      description: Path of C(flat-outputs.json).
+      description: Path of C(flat-outputs.json) (the last deploy's, whichever environment it was).
+      type: str
+      returned: always
+    environment_dir:
+      description:
+        - Folder of the stack's environment (its C(EnvironmentName) output) beside them, with the same two files
+          and C(outputs.env) (shell assignments, for C(. cfn-outputs/prod/outputs.env)); null without that output.
       type: str
       returned: always
     changed:
-      description: Names of the files whose content changed (or would change).
+      description: Names (relative to O(dest)) of the files whose content changed (or would change).
       type: list
       elements: str
       returned: always
   sample:
     stack_outputs: /srv/cfn-outputs/stack-outputs.json
     flat_outputs: /srv/cfn-outputs/flat-outputs.json
-    changed: []
+    environment_dir: /srv/cfn-outputs/dev
+    changed: ["flat-outputs.json", "dev/flat-outputs.json"]
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule

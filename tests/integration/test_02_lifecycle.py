@@ -145,11 +145,12 @@ def test_review_shows_the_change_and_changes_nothing(mode, pair, deployments, aw
     (result,) = deployments.deploy("test", extra_vars=extra, check=mode == "check")
     assert result.rc == 0, result.describe()
     assert result.recap["failed"] == 0, result.describe()
-    shown = [r["msg"] for r in result.find(name="Show what would change")]
+    shown = [line for r in result.find(name="Show what would change") for line in r["msg"]]
     assert shown, f"no review output:\n{result.describe()}"
     review = "\n".join(shown)
     assert "nothing was executed" in review, review
     assert "StorageMonitoringFunction" in review and "Modify" in review, f"the change is not listed:\n{review}"
+    assert any(line.split()[:1] == ["ExpectedDailyUploads"] and line.endswith("-> 10") for line in shown), review
     deployed = [r for r in result.find(name="Create or update") if not r.get("skipped")]
     assert not deployed, "the stack was deployed in review mode"
 

@@ -34,6 +34,16 @@ CASES = {
     "log-retention-negative": (
         "inventories/dev", {"ebook_stack_parameters": {"LogRetentionDays": -5}},
         ["ebook_stack_parameters.LogRetentionDays", "-5"]),
+    "override-retention-negative": (
+        "inventories/dev", {"ebook_stack_parameter_overrides": {"LogRetentionDays": -5}},
+        ["ebook_stack_parameter_overrides.LogRetentionDays", "-5"]),
+    "expiration-not-after-transition": (
+        "inventories/dev", {"ebook_stack_parameter_overrides": {"NoncurrentVersionTransitionDays": 400}},
+        ["NoncurrentVersionExpirationDays=365 (the template's default) must be above "
+         "ebook_stack_parameter_overrides.NoncurrentVersionTransitionDays=400"]),
+    "override-of-a-dedicated-input": (
+        "inventories/dev", {"ebook_stack_parameter_overrides": {"KmsKeyAlias": "alias/x"}},
+        ["ebook_stack_parameter_overrides sets KmsKeyAlias", "ebook_stack_kms_key_alias"]),
     "schedule-not-an-expression": (
         "inventories/dev", {"ebook_stack_parameters": {"MonitoringSchedule": "every day"}},
         ["ebook_stack_parameters.MonitoringSchedule", "every day"]),

@@ -63,7 +63,9 @@ def test_external_key_without_logging(external_key, deployments, aws):
     outputs = stack_outputs(stack)
     assert stack_parameters(stack)["KmsKeyAlias"] == ALIAS
     assert outputs["EncryptionKeyArn"] == f"arn:aws:kms:{REGION}:{stack['StackId'].split(':')[4]}:{ALIAS}"
-    assert "KmsKeyId" not in outputs and "KmsKeyArn" not in outputs, "the stack created a key of its own"
+    assert "KmsKeyArn" not in outputs, "the stack created a key of its own"
+    # The runbooks read the key in use as KmsKeyId whichever key it is.
+    assert outputs["KmsKeyId"] == external_key["KeyId"], outputs
     assert "LoggingBucketName" not in outputs
 
     default = default_encryption(s3)

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from tests.support.aws import describe_stack, stack_outputs
+from tests.support.aws import describe_stack, stack_outputs, stack_snapshot
 from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf, sha256
 
 PREFIX = f"playbooks-{uuid.uuid4().hex[:8]}"
@@ -105,10 +105,17 @@ def test_restore_playbook_lists_then_brings_back_the_first_version(first_upload,
     assert len([v for v in listed if v["Key"] == key]) == 3, "a restore must add a version, never delete one"
 
 
-def test_verify_playbook_passes_and_changes_nothing(dev, run_playbook):
-    result = run_playbook("playbooks/verify.yml", "inventories/dev")
+def test_verify_playbook_passes_and_changes_nothing_on_aws(dev, run_playbook, aws, tmp_path):
+    """Read-only towards AWS; it writes the outputs files of the machine it runs on (a runbook reads them)."""
+    before = stack_snapshot(aws("cloudformation"), envs=("dev",))
+    outputs = tmp_path / "cfn-outputs"
+    extra = {"ebook_stack_outputs_dir": str(outputs)}
+    result = run_playbook("playbooks/verify.yml", "inventories/dev", extra_vars=extra)
     assert result.rc == 0, result.describe()
-    assert result.recap["changed"] == 0, result.describe()
+    assert (outputs / "dev" / "outputs.env").is_file(), result.describe()
+    again = run_playbook("playbooks/verify.yml", "inventories/dev", extra_vars=extra)
+    assert again.rc == 0 and again.recap["changed"] == 0, again.describe()
+    assert stack_snapshot(aws("cloudformation"), envs=("dev",)) == before
     verification = result.verification()
     assert verification is not None, f"storage_verify did not run:\n{result.describe()}"
     assert verification["summary"]["failed"] == 0, result.failed_checks()

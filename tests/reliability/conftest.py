@@ -72,6 +72,14 @@ def started_localstack(ansible, port_variable, default_port, state_name):
     assert not left, f"LocalStack processes of {own.state_dir} outlived the stop: {left} (killed now)"
 
 
+@pytest.fixture(scope="module")
+def drift_localstack(ansible):
+    """The drift tests' own LocalStack: they need a prod stack, which the shared one keeps for retained data."""
+    default = int(os.environ.get("RELIABILITY_DEPLOY_PORT") or 4572) + 10
+    with started_localstack(ansible, "RELIABILITY_DRIFT_PORT", default, "reliability-drift") as own:
+        yield own
+
+
 @pytest.fixture(scope="session")
 def shared_endpoint(ansible):
     """The endpoint of the deploy tests' LocalStack; nothing of theirs may be left on it at the end."""

@@ -415,6 +415,13 @@ INVALID_TOKEN_ERROR = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/201
                        b"invalid.</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId>"
                        b"</ErrorResponse>")
 
+# What STS answers a principal that the role's trust policy does not name.
+ASSUME_ROLE_DENIED = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+                      b"<Code>AccessDenied</Code><Message>User: arn:aws:sts::000000000000:assumed-role/"
+                      b"AWSReservedSSO_Operator_0123456789abcdef/operator is not authorized to perform: "
+                      b"sts:AssumeRole on resource: arn:aws:iam::000000000000:role/eBook-S3Access-test</Message>"
+                      b"</Error><RequestId>00000000-0000-0000-0000-000000000001</RequestId></ErrorResponse>")
+
 
 class FaultProxy:
     """An HTTP proxy in front of LocalStack that plays the part of AWS where LocalStack cannot.
@@ -427,13 +434,17 @@ class FaultProxy:
     * requests signed with the access key ``reject_access_key`` get the answer AWS gives to an unknown key
       (403 InvalidClientTokenId): LocalStack accepts any credentials;
     * with ``as_aws``, LocalStack's own paths (``/_localstack/...``) answer 404 as AWS would, so the role takes
-      the target for AWS and follows its AWS path.
+      the target for AWS and follows its AWS path;
+    * with ``deny_assume_role``, every sts:AssumeRole gets the AccessDenied of a principal that the role's trust
+      policy does not name (LocalStack evaluates no trust policy).
     """
 
-    def __init__(self, upstream, stack=None, reject_access_key=None, as_aws=False):
+    def __init__(self, upstream, stack=None, reject_access_key=None, as_aws=False, deny_assume_role=False):
         self.upstream = urllib.parse.urlsplit(upstream)
         self.stack = stack
         self.as_aws = as_aws
+        self.deny_assume_role = deny_assume_role
+        self.denied = 0
         self.status = None
         self.reject_access_key = reject_access_key
         self.rewritten = 0
@@ -456,6 +467,10 @@ class FaultProxy:
                         self.headers.get("Authorization") or ""):
                     proxy.rejected += 1
                     self._answer(403, [("Content-Type", "text/xml")], INVALID_TOKEN_ERROR)
+                    return
+                if proxy.deny_assume_role and b"Action=AssumeRole&" in body + b"&":
+                    proxy.denied += 1
+                    self._answer(403, [("Content-Type", "text/xml")], ASSUME_ROLE_DENIED)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
                 upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=120)
@@ -632,3 +647,12 @@ def run_all(calls, workers=3):
 
 def outputs_file(ansible):
     return Path(ansible.outputs_dir) / "flat-outputs.json"
+
+
+def play_recap(run):
+    """The PLAY RECAP counts of localhost (ok, changed, unreachable, failed, skipped, rescued, ignored) of a Run."""
+    for line in reversed(run.output.splitlines()):
+        match = re.match(r"^localhost\s*:\s*((?:\w+=\d+\s*)+)$", line)
+        if match:
+            return {key: int(value) for key, value in (pair.split("=") for pair in match.group(1).split())}
+    raise AssertionError(f"no PLAY RECAP in the output of {' '.join(run.cmd)}: {run.log}")

@@ -74,6 +74,16 @@ def test_test_stack_in_rollback_complete_is_recreated_and_keeps_the_ebooks(share
     assert s3.head_bucket(Bucket=ledger.bucket), "deleting the stack deleted the data bucket"
     failed = create_failed_stack(cfn, name, "ROLLBACK_COMPLETE")
 
+    # Review never changes anything, not even a failed stack that a deploy would delete.
+    before = stack_fingerprint(cfn, name)
+    review = shared_test_stack.deploy({"ebook_stack_review": True}, label="review-test-rollback-complete")
+    assert review.rc == 0, review.describe()
+    said = review.tasks("Say what a deploy would do with the failed stack")
+    assert said and "Review only, nothing was changed." in said[-1].data.get("msg", ""), review.describe()
+    assert "deletes it and creates it again" in said[-1].data["msg"], said[-1].data["msg"]
+    assert not review.ran("Delete the failed stack") and not review.ran("Create or update"), review.describe()
+    assert stack_fingerprint(cfn, name) == before, "review mode changed the failed stack"
+
     run = shared_test_stack.deploy(label="deploy-test-rollback-complete")
     assert run.rc == 0, f"deploy.yml did not recover test from ROLLBACK_COMPLETE:\n{run.describe()}"
     shown = run.tasks("Show why the stack is recreated")

@@ -291,8 +291,9 @@ def force_cleanup(aws, env, key_ids=()):
     stack = describe_stack(cfn, name)
     keys = set(key_ids)
     if stack:
-        if stack_outputs(stack).get("KmsKeyId"):
-            keys.add(stack_outputs(stack)["KmsKeyId"])
+        # KmsKeyArn is the stack's own key; KmsKeyId may be an external key's id.
+        if stack_outputs(stack).get("KmsKeyArn"):
+            keys.add(stack_outputs(stack)["KmsKeyArn"])
         cfn.delete_stack(StackName=name)
         wait_stack(cfn, name)
     for bucket in bucket_names(env):

@@ -1,12 +1,14 @@
-"""tools/embed_monitor.py on a copy of a small template of the real one's shape (never on files/TapStack.yml)."""
+"""tools/embed_monitor.py on a copy of a small template of the real one's shape (never on files/TapStack.yml),
+its stripping of comments and docstrings, and the real template's copy of the monitor."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from .support import EMBED, ROOT, SOURCE
+from .support import DATA_BUCKET, EMBED, ROOT, SOURCE, Stack, codes, load_module
 
 FIXTURE = Path(__file__).parent / "fixtures" / "embed_template.yml"
 STUB = '          def handler(event, context): return {"status": "OK"}\n'
@@ -28,6 +30,12 @@ def zipfile(text, resource="StorageMonitoringFunction"):
     return yaml.load(text, Loader=CfnLoader)["Resources"][resource]["Properties"]["Code"]["ZipFile"]
 
 
+@pytest.fixture(scope="module")
+def stripped(embed):
+    """The monitor's source as the template embeds it."""
+    return embed.strip_source(SOURCE.read_text())
+
+
 @pytest.fixture
 def template(tmp_path):
     copy = tmp_path / "TapStack.yml"
@@ -45,7 +53,7 @@ def test_check_detects_drift_and_says_how_to_fix(template):
     assert template.read_bytes() == before
 
 
-def test_rewrite_embeds_the_source_and_leaves_every_other_byte_alone(template):
+def test_rewrite_embeds_the_stripped_source_and_leaves_every_other_byte_alone(template, stripped):
     old = template.read_text()
     result = run("--template", template)
     assert result.returncode == 0, result.stderr
@@ -54,10 +62,9 @@ def test_rewrite_embeds_the_source_and_leaves_every_other_byte_alone(template):
     head, tail = old.split(STUB)
     assert new.startswith(head) and new.endswith(tail)
     assert tail.startswith("\n      Tags:")  # the blank line after the block is kept
-    source = SOURCE.read_text()
     block = new[len(head):len(new) - len(tail)]
-    assert block == "".join(("          " + line if line.strip() else line) for line in source.splitlines(True))
-    assert zipfile(new) == source
+    assert block == "".join(("          " + line if line.strip() else line) for line in stripped.splitlines(True))
+    assert zipfile(new) == stripped
     assert zipfile(new, "HelperFunction") == zipfile(old, "HelperFunction")
     assert run("--check", "--template", template).returncode == 0
 
@@ -85,20 +92,22 @@ def test_check_detects_a_single_edited_line(template):
     assert template.read_text() == text
 
 
-def test_deeper_existing_indentation_is_kept(template):
+def test_deeper_existing_indentation_is_kept(template, tmp_path):
+    small = tmp_path / "small.py"
+    small.write_text("import json\n\n\ndef handler(event, context):  # entry point\n    return json.dumps({})\n")
     template.write_text(template.read_text().replace(STUB, "    " + STUB))
-    assert run("--template", template).returncode == 0
+    assert run("--template", template, "--source", small).returncode == 0
     text = template.read_text()
-    assert "\n              import json\n" in text
-    assert zipfile(text) == SOURCE.read_text()
+    assert "\n              import json\n              def handler(event, context):\n" in text
+    assert zipfile(text) == "import json\ndef handler(event, context):\n    return json.dumps({})\n"
 
 
-def test_crlf_template_stays_crlf(template):
+def test_crlf_template_stays_crlf(template, stripped):
     template.write_bytes(FIXTURE.read_bytes().replace(b"\n", b"\r\n"))
     assert run("--template", template).returncode == 0
     data = template.read_bytes()
     assert data.count(b"\n") == data.count(b"\r\n")
-    assert zipfile(data.decode()) == SOURCE.read_text()
+    assert zipfile(data.decode()) == stripped
     assert run("--check", "--template", template).returncode == 0
 
 
@@ -119,13 +128,24 @@ def test_template_without_the_block_is_an_error(template, broken):
     assert template.read_bytes() == before
 
 
-def test_source_over_budget_is_refused(template, tmp_path):
+def test_embedded_copy_over_budget_is_refused(template, tmp_path, embed):
     big = tmp_path / "big.py"
-    big.write_text("def handler(event, context):\n    return 1\n" + "# padding\n" * 2100)
+    lines = embed.EMBEDDED_BUDGET // len("          PAD = 0\n") + 1
+    big.write_text("def handler(event, context):\n    return 1\n" + "PAD = 0\n" * lines)
     result = run("--template", template, "--source", big)
     assert result.returncode == 1
-    assert "over the 20,000-byte budget" in result.stderr
+    assert f"over the {embed.EMBEDDED_BUDGET:,}-byte budget for the monitor" in result.stderr
     assert template.read_bytes() == FIXTURE.read_bytes()
+
+
+def test_comments_and_docstrings_do_not_count_against_the_budget(template, tmp_path, embed):
+    source = tmp_path / "documented.py"
+    source.write_text('"""A module docstring."""\n' + "# a comment line\n" * (embed.EMBEDDED_BUDGET // 10)
+                      + "def handler(event, context):\n    return 1\n")
+    assert source.stat().st_size > embed.EMBEDDED_BUDGET
+    result = run("--template", template, "--source", source)
+    assert result.returncode == 0, result.stderr
+    assert zipfile(template.read_text()) == "def handler(event, context):\n    return 1\n"
 
 
 def test_template_over_cloudformation_limit_is_refused(template, tmp_path):
@@ -139,12 +159,101 @@ def test_template_over_cloudformation_limit_is_refused(template, tmp_path):
 
 def test_render_reports_change_and_keeps_trailing_newline(embed):
     text = FIXTURE.read_text()
-    new, changed, old_lines, new_lines = embed.render(text, "x = 1\n\n\ny = 2\n")
+    new, changed, old_lines, new_lines = embed.render(text, "x = 1\n\n\ny = 2  # two\n")
     assert changed and old_lines == ['def handler(event, context): return {"status": "OK"}']
-    assert new_lines == ["x = 1", "", "", "y = 2"]
-    assert "        ZipFile: |\n          x = 1\n\n\n          y = 2\n\n      Tags:" in new
-    assert embed.render(new, "x = 1\n\n\ny = 2\n")[1] is False
+    assert new_lines == ["x = 1", "y = 2"]
+    assert "        ZipFile: |\n          x = 1\n          y = 2\n\n      Tags:" in new
+    assert embed.render(new, "x = 1\n\n\ny = 2  # two\n")[1] is False
 
 
-def test_monitor_source_is_within_its_budget():
-    assert len(SOURCE.read_bytes()) <= 20_000
+# --------------------------------------------------------------------------- strip
+
+DOCUMENTED = '''#!/usr/bin/env python3
+"""Module docstring."""
+import json  # the standard library
+
+TEXT = """first line
+# not a comment, part of the value
+
+  indented, with trailing spaces<TRAILING>
+"""
+
+
+class Thing:
+    """Class docstring."""
+
+    # a comment between statements
+    size = 1
+
+
+def only_a_docstring():
+    """Kept: without it the body would be empty."""
+
+
+def f(x):
+    """Function docstring
+    on two lines."""
+    url = "http://example.com/#anchor"  # a '#' inside a string stays
+    return json.dumps({"x": x, "text": TEXT, "url": url,  # inside brackets
+                       "f": f"{x!r} # {x}"})
+'''.replace("<TRAILING>", "   ")
+
+
+def test_strip_removes_comments_and_docstrings_and_keeps_strings(embed):
+    out = embed.strip_source(DOCUMENTED)
+    assert "#!/usr/bin/env" not in out and "the standard library" not in out and "a comment between" not in out
+    assert "Module docstring" not in out and "Class docstring" not in out and "Function docstring" not in out
+    assert '"""Kept: without it the body would be empty."""' in out
+    assert 'TEXT = """first line\n# not a comment, part of the value\n\n  indented, with trailing spaces   \n"""' in out
+    assert '"http://example.com/#anchor"' in out and 'f"{x!r} # {x}"' in out
+    assert out.count("\n\n") == 1  # the blank line inside TEXT; the others went with the comments
+    namespace, original = {}, {}
+    exec(compile(out, "stripped", "exec"), namespace)  # noqa: S102 - the test's own code
+    exec(compile(DOCUMENTED, "source", "exec"), original)  # noqa: S102
+    assert namespace["f"](3) == original["f"](3) and namespace["TEXT"] == original["TEXT"]
+    assert embed.strip_source(out) == out  # idempotent
+
+
+def test_strip_refuses_what_it_cannot_strip_safely(embed):
+    with pytest.raises(embed.EmbedError, match="does not parse"):
+        embed.strip_source("def broken(:\n")
+    with pytest.raises(embed.EmbedError, match="does not compile"):
+        embed.strip_source('def f():\n    """doc"""; return 1\n')  # a docstring sharing its line with code
+
+
+def test_stripped_monitor_is_the_same_program(embed, stripped):
+    """Same syntax tree as the source without docstrings: only comments, docstrings and blank lines went."""
+    tree = ast.parse(SOURCE.read_text())
+    for parent, node in list(embed._docstrings(tree)):
+        parent.body.remove(node)
+    assert ast.dump(ast.parse(stripped)) == ast.dump(tree)
+    assert "#" not in "".join(line.split('"')[0].split("'")[0] for line in stripped.splitlines())
+
+
+# --------------------------------------------------------------------------- the real template
+
+
+def test_template_embeds_the_stripped_source(embed, stripped):
+    """files/TapStack.yml carries exactly the stripped monitor (what `embed_monitor.py --check` checks)."""
+    assert zipfile((ROOT / "files" / "TapStack.yml").read_text()) == stripped
+    assert run("--check").returncode == 0
+
+
+def test_embedded_monitor_is_within_its_budget(embed, stripped):
+    embedded = sum(len(line.encode()) + 10 + 1 for line in stripped.splitlines())
+    assert embedded <= embed.EMBEDDED_BUDGET
+
+
+def test_stripped_monitor_behaves_like_the_source(aws, monkeypatch, tmp_path, stripped):
+    """One healthy run and one with drift, with the embedded code, give the source's alerts and report keys."""
+    index = tmp_path / "index.py"
+    index.write_text(stripped)
+    lambda_mon = load_module("storage_monitor_embedded", index)
+    stack = Stack(monkeypatch, lambda_mon)
+    stack.healthy_content()
+    report = stack.run()
+    assert report["status"] == "OK" and codes(report) == []
+    stack.s3.put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    stack.env(ENVIRONMENT="prod")
+    alert = [a for a in stack.run()["alerts"] if a["code"] == "VERSIONING_NOT_ENABLED"][0]
+    assert "-e ebook_stack_repair_drift=true" in alert["message"]

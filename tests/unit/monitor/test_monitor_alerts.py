@@ -233,3 +233,39 @@ def test_alerts_are_sorted_critical_first(healthy):
     healthy.s3.put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Suspended"})
     severities = [a["severity"] for a in healthy.run()["alerts"]]
     assert severities == ["critical", "critical", "warning"]
+
+
+DRIFTS = ("VERSIONING_NOT_ENABLED", "DEFAULT_ENCRYPTION_DRIFT", "PUBLIC_ACCESS_BLOCK_OFF", "ACLS_ENABLED",
+          "LOGGING_DRIFT")
+
+
+def drift_everything(stack):
+    stack.s3.put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    stack.set_default_encryption("AES256")
+    stack.s3.delete_public_access_block(Bucket=DATA_BUCKET)
+    stack.s3.put_bucket_ownership_controls(
+        Bucket=DATA_BUCKET, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    stack.s3.put_bucket_logging(Bucket=DATA_BUCKET, BucketLoggingStatus={})
+
+
+@pytest.mark.parametrize(("environment", "command"), [
+    ("dev", "ansible-playbook deploy.yml -i inventories/dev"),
+    ("test", "ansible-playbook deploy.yml -i inventories/test"),
+    ("prod", "ansible-playbook deploy.yml -i inventories/prod -e ebook_stack_repair_drift=true"),
+    (None, "ansible-playbook deploy.yml -i inventories/ENV (prod: add -e ebook_stack_repair_drift=true)"),
+])
+def test_drift_fix_is_the_deploy_that_puts_the_declared_settings_back(healthy, monkeypatch, environment, command):
+    """The deploy repairs drift of what the template declares: dev/test on every run, prod only when asked."""
+    if environment:
+        healthy.env(ENVIRONMENT=environment)
+    else:
+        monkeypatch.delenv("ENVIRONMENT")
+    drift_everything(healthy)
+    report = healthy.run()
+    assert set(DRIFTS) <= set(codes(report))
+    for code in DRIFTS:
+        message = alert_of(report, code)["message"]
+        assert_actionable(alert_of(report, code), "warning" if code == "LOGGING_DRIFT" else "critical")
+        assert message.endswith(f". Fix: {command} puts back the declared settings; find who changed it in "
+                                "CloudTrail."), message
+        assert ("ebook_stack_repair_drift" in message) == (environment in ("prod", None)), message

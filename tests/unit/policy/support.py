@@ -2,11 +2,11 @@
 
 ``StackPolicies(table, name)`` resolves the template with the repository's resolver (cfn_stack.StackModel,
 physical ids as CloudFormation would name the resources) and collects every policy document: the data and
-log bucket policies, the stack roles' inline policies, the key policy, the topic policy and the topic's
-key. ``decide(table, row, name)`` then decides one row with plugins/module_utils/policy_evaluation.py:
-the S3 (or SNS, KMS, CloudWatch) request first, then, if that is allowed, the KMS request that the service
-makes with the caller's permissions (kms:ViaService). Anything the table or the evaluator cannot express
-raises: a row is never reported as decided when it was not.
+log bucket policies, the stack roles' inline policies and trust policies, the key policy, the topic policy
+and the topic's key. ``decide(table, row, name)`` then decides one row with
+plugins/module_utils/policy_evaluation.py: the S3 (or SNS, KMS, CloudWatch, STS) request first, then, if
+that is allowed, the KMS request that the service makes with the caller's permissions (kms:ViaService).
+Anything the table or the evaluator cannot express raises: a row is never reported as decided when it was not.
 """
 
 from __future__ import annotations
@@ -145,6 +145,13 @@ class StackPolicies:
     def topic_policy(self):
         return self.model.resolve_at("SNSAlertTopicPolicy", "PolicyDocument")
 
+    def trust_policy(self, lid):
+        """(name, resolved AssumeRolePolicyDocument) of a role of the stack."""
+        return (f"{lid}-trust", self.model.resolve_at(lid, "AssumeRolePolicyDocument"))
+
+    def role_arn(self, lid):
+        return f"arn:aws:iam::{self.account}:role/{self.model.physical_id(lid)}"
+
     def identity_policies(self, role_arn, after_deletion=False):
         found = []
         for lid in self.model.of_type("AWS::IAM::Policy"):
@@ -225,6 +232,10 @@ class StackPolicies:
         if text == "key":
             return self.keys()["data_key"][0]
         kind, _sep, key = text.partition(":")
+        if kind == "role":
+            if self.model.resource_type(key) != "AWS::IAM::Role" or not self.model.active(key):
+                raise TableError(f"{text!r}: no active role {key!r} in the template")
+            return self.role_arn(key)
         bucket = {"data": self.data_bucket, "logs": self.logs_bucket}.get(kind)
         if bucket is None:
             raise TableError(f"unknown resource {text!r}")
@@ -236,7 +247,9 @@ class StackPolicies:
 
 def principal_of(table, name, env):
     spec = fill(table["principals"][name], table, env)
-    return pe.Principal(spec["kind"], arn=spec.get("arn"), service=spec.get("service")), spec
+    principal = pe.Principal(spec["kind"], arn=spec.get("arn"), service=spec.get("service"),
+                             role_arn=spec.get("role_arn"))
+    return principal, spec
 
 
 def _context(stack, row, action):
@@ -309,10 +322,10 @@ def decide(table, row, config):
     after = bool(row.get("after_stack_deletion"))
     principal, spec = principal_of(table, row["principal"], stack.env)
     identity_spec = spec.get("identity")
-    if identity_spec == "stack":
-        identity = stack.identity_policies(principal.arn, after)
+    if identity_spec == "stack":  # a stack role, or a session of one: the role's inline policies
+        identity = stack.identity_policies(principal.role_arn or principal.arn, after)
     elif identity_spec:
-        identity = [(n, table["identity_policies"][n]) for n in identity_spec]
+        identity = [(n, fill(table["identity_policies"][n], table, stack.env)) for n in identity_spec]
     else:
         identity = []
     action = row["action"]
@@ -336,6 +349,12 @@ def decide(table, row, config):
         via = None
     elif service == "cloudwatch":
         first = pe.decide(request, identity, resource_account=stack.account)
+        via = None
+    elif service == "sts":  # assume a stack role: its trust policy decides (row resource role:<LogicalId>)
+        if not row["resource"].startswith("role:"):
+            raise TableError(f"{row['id']}: an sts request needs a resource role:<LogicalId>")
+        trust = stack.trust_policy(row["resource"].partition(":")[2])
+        first = pe.decide(request, identity, resource_account=stack.account, trust_policy=trust)
         via = None
     else:
         raise TableError(f"{row['id']}: requests to {service} are not modelled")

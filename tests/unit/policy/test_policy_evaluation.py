@@ -281,6 +281,124 @@ def test_kms_key_policy_is_required():
         pe.decide(request, [("id", identity)], resource_account=ACCOUNT)
 
 
+# -- Role trust policies: like key policies, the trust policy must allow ("Policy evaluation logic": role
+# trust policies and KMS key policies must explicitly allow the principal). In the role's account a trust
+# policy naming the principal's ARN is enough; one naming the account needs the principal's identity policy
+# to allow sts:AssumeRole too; from another account the identity policy must allow in every case (STS API
+# Reference, "AssumeRole").
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/publisher"
+ASSUME = doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ROLE})
+
+
+def trust(*principals):
+    return doc({"Effect": "Allow", "Principal": {"AWS": list(principals)}, "Action": "sts:AssumeRole"})
+
+
+def assume(principal, trust_policy, identity=()):
+    request = pe.Request(principal, "sts:AssumeRole", ROLE)
+    return pe.decide(request, identity, resource_account=ACCOUNT, trust_policy=("trust", trust_policy))
+
+
+def test_trust_naming_the_principal_is_enough_in_the_same_account():
+    assert assume(ALICE, trust(ALICE.arn)).effect == pe.ALLOW
+    assert assume(ALICE, trust(f"arn:aws:iam::{ACCOUNT}:role/other")).reason == "implicit-deny"
+
+
+def test_trust_naming_the_account_needs_an_identity_allow():
+    root_trust = trust(f"arn:aws:iam::{ACCOUNT}:root")
+    assert assume(ALICE, root_trust).reason == "implicit-deny"
+    decision = assume(ALICE, root_trust, [("alice", ASSUME)])
+    assert (decision.effect, decision.by) == (pe.ALLOW, ["trust:0", "alice:0"])
+    assert assume(ALICE, trust(ACCOUNT), [("alice", ASSUME)]).effect == pe.ALLOW  # the bare account id
+
+
+def test_identity_allow_alone_does_not_assume_a_role():
+    admin = doc({"Effect": "Allow", "Action": "*", "Resource": "*"})
+    assert assume(ALICE, trust(f"arn:aws:iam::{ACCOUNT}:role/other"), [("admin", admin)]).reason == "implicit-deny"
+
+
+def test_cross_account_trust_needs_the_identity_allow_too():
+    assert assume(CARLOS, trust(CARLOS.arn)).reason == "implicit-deny"
+    assert assume(CARLOS, trust(CARLOS.arn), [("carlos", ASSUME)]).effect == pe.ALLOW
+    assert assume(CARLOS, trust(f"arn:aws:iam::{OTHER}:root"), [("carlos", ASSUME)]).effect == pe.ALLOW
+    assert assume(CARLOS, trust(ALICE.arn), [("carlos", ASSUME)]).reason == "implicit-deny"
+
+
+def test_trust_explicit_deny_wins():
+    deny = doc({"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"})
+    assert assume(ALICE, trust(ALICE.arn), [("deny", deny)]).reason == "explicit-deny"
+
+
+def test_service_principals_and_root():
+    lambda_trust = doc(
+        {"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}
+    )
+    assert assume(pe.Principal("service", service="lambda.amazonaws.com"), lambda_trust).effect == pe.ALLOW
+    assert assume(pe.Principal("service", service="ec2.amazonaws.com"), lambda_trust).reason == "implicit-deny"
+    root = pe.Principal("root", arn=f"arn:aws:iam::{ACCOUNT}:root")
+    assert assume(root, trust(f"arn:aws:iam::{ACCOUNT}:root")).effect == pe.DENY  # the root user cannot
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Principal": {"AWS": ALICE.arn}, "Action": "sts:AssumeRole", "Resource": ROLE},
+        {"Effect": "Allow", "Principal": {"AWS": ALICE.arn}, "Action": "s3:GetObject"},
+        {"Effect": "Allow", "Action": "sts:AssumeRole"},
+    ],
+)
+def test_malformed_trust_policies_raise(statement):
+    with pytest.raises(pe.PolicyEvaluationError):
+        assume(ALICE, doc(statement))
+
+
+def test_sts_requests_need_the_trust_policy_and_nothing_else():
+    request = pe.Request(ALICE, "sts:AssumeRole", ROLE)
+    with pytest.raises(pe.PolicyEvaluationError):
+        pe.decide(request, [("alice", ASSUME)], resource_account=ACCOUNT)
+    with pytest.raises(pe.PolicyEvaluationError):
+        pe.decide(pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k"), resource_account=ACCOUNT,
+                  trust_policy=("trust", trust(ALICE.arn)))
+    with pytest.raises(pe.PolicyEvaluationError):
+        pe.decide(pe.Request(ALICE, "sts:AssumeRole", "arn:aws:s3:::b"), resource_account=ACCOUNT,
+                  trust_policy=("trust", trust(ALICE.arn)))
+
+
+# -- Assumed-role sessions: aws:PrincipalArn is the role's ARN ("AWS global condition context keys"), and a
+# resource policy that names the role names its sessions ("AWS JSON policy elements: Principal").
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-role-session
+SESSION = pe.Principal("session", arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/publisher/ci-run-1")
+
+
+def test_session_principal_arn_is_its_role():
+    assert SESSION.role_arn == ROLE
+    assert SESSION.global_keys() == {"aws:PrincipalArn": ROLE, "aws:PrincipalAccount": ACCOUNT}
+    deny = doc({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": ROLE}}})
+    request = pe.Request(SESSION, "s3:PutObject", "arn:aws:s3:::b/k")
+    assert pe.decide(request, (), [("b", deny)], resource_account=ACCOUNT).reason == "implicit-deny"
+
+
+def test_resource_policy_naming_the_role_or_the_session_names_the_session():
+    for named in (ROLE, SESSION.arn):
+        bucket = doc({"Effect": "Allow", "Principal": {"AWS": named}, "Action": "s3:GetObject",
+                      "Resource": "arn:aws:s3:::b/*"})
+        assert allowed(pe.Request(SESSION, "s3:GetObject", "arn:aws:s3:::b/k"), (), [("b", bucket)])
+
+
+def test_session_of_a_role_with_a_path_and_bad_session_arns():
+    with_path = pe.Principal("session", arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/ci/run",
+                             role_arn=f"arn:aws:iam::{ACCOUNT}:role/team/ci")
+    assert with_path.global_keys()["aws:PrincipalArn"] == f"arn:aws:iam::{ACCOUNT}:role/team/ci"
+    for arn, role_arn in ((f"arn:aws:iam::{ACCOUNT}:role/ci", None),
+                          (f"arn:aws:sts::{ACCOUNT}:assumed-role/ci/run", f"arn:aws:iam::{ACCOUNT}:role/other")):
+        with pytest.raises(pe.PolicyEvaluationError):
+            pe.Principal("session", arn=arn, role_arn=role_arn)
+
+
 # -- fail loudly -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "statement",

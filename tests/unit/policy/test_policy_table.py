@@ -27,6 +27,7 @@ GAPS = (
     "6-key-change",
     "7-writes",
     "7-monitor-permissions",
+    "8-publishers",
 )
 
 

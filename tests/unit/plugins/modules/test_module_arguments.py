@@ -53,6 +53,8 @@ CASES = {
         ("unknown", f"stack_name=x bogus=1 {NOWHERE}", "Unsupported parameters for (tap.ebook_storage.post_deploy) "
                                                        "module: bogus"),
         ("missing", f"verify=false {NOWHERE}", "missing required arguments: stack_name"),
+        ("wrong-type-repair", f"stack_name=x repair_drift=maybe {NOWHERE}",
+         "argument 'repair_drift' is of type str and we were unable to convert to bool"),
     ],
     "preflight": [
         ("wrong-type", f"stack_name=x aws_config=notadict {NOWHERE}",
@@ -74,6 +76,13 @@ CASES = {
         ("unknown", f"template_path={TEMPLATE_PATH} bogus=1",
          "Unsupported parameters for (tap.ebook_storage.template_parameters) module: bogus"),
         ("missing", "input_prefix=x", "missing required arguments: template_path"),
+    ],
+    "change_review": [
+        ("wrong-type", f"template_path={TEMPLATE_PATH} stack_parameters=notadict",
+         "argument 'stack_parameters' is of type str and we were unable to convert to dict"),
+        ("unknown", f"template_path={TEMPLATE_PATH} bogus=1",
+         "Unsupported parameters for (tap.ebook_storage.change_review) module: bogus"),
+        ("missing", "stack_exists=true", "missing required arguments: template_path"),
     ],
     "ebook_upload": [
         ("wrong-type", f"bucket=x src=/nonexistent max_size_mb=big {NOWHERE}",

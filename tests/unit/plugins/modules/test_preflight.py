@@ -63,6 +63,24 @@ def test_a_failed_stack_comes_with_its_reasons(moto, run):
     assert result["stack"]["failure_reasons"] == [failed["StackStatusReason"], "Bucket already exists"]
 
 
+def test_a_stack_of_an_unexecuted_change_set_is_not_waited_for(moto, run):
+    """REVIEW_IN_PROGRESS (a failed IMPORT leaves it): nothing runs, so no wait; the deploy must handle it."""
+    review = {"StackName": STACK, "StackId": "id", "StackStatus": "REVIEW_IN_PROGRESS"}
+    real = __import__("botocore.client", fromlist=["BaseClient"]).BaseClient._make_api_call
+
+    def answer(client, operation, params):
+        if operation == "DescribeStacks":
+            return {"Stacks": [review]}
+        if operation == "DescribeStackEvents":
+            return {"StackEvents": []}
+        return real(client, operation, params)
+
+    with mock.patch("botocore.client.BaseClient._make_api_call", answer):
+        result = run(preflight, {"stack_name": STACK})
+    assert result["stack"]["in_progress"] is False
+    assert result["stack"]["failed"] is True
+
+
 def test_the_external_key_must_exist_and_be_enabled(moto, run):
     missing = run(preflight, {"kms_key_alias": "alias/nope"})
     assert missing["failed"] is True and missing["preflight_failure"] == "kms_key"
@@ -175,6 +193,7 @@ def test_a_log_bucket_left_by_logging_turned_off_is_found(moto, run, template_te
 
 
 def test_the_import_template_adds_only_the_buckets(moto, run, template_text):
+    """The whole import is in test_preflight_adoption.py; here: an existing stack gets only the bucket added."""
     create_stack(parameters={"EnableLogging": "false"})
     boto3.client("s3", region_name=REGION).create_bucket(Bucket="ebooks-storage-logs-dev")
     args = {"stack_name": STACK, "template_body": template_text,
@@ -183,6 +202,9 @@ def test_the_import_template_adds_only_the_buckets(moto, run, template_text):
     deployed = boto3.client("cloudformation", region_name=REGION).get_template(StackName=STACK)["TemplateBody"]
     resources = stack["import_template"]["Resources"]
     assert set(resources) - set(load_template(deployed)["Resources"]) == {"LoggingBucket"}
-    assert resources["LoggingBucket"] == {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
-                                          "UpdateReplacePolicy": "Retain",
-                                          "Properties": {"BucketName": "ebooks-storage-logs-dev"}}
+    logs = resources["LoggingBucket"]
+    assert logs["Type"] == "AWS::S3::Bucket" and "Condition" not in logs
+    assert logs["DeletionPolicy"] == "Retain" and logs["UpdateReplacePolicy"] == "Retain"
+    assert logs["Properties"]["BucketName"] == {"Fn::Sub": "ebooks-storage-logs-${Environment}"}
+    assert stack["resources_to_import"] == [{"ResourceType": "AWS::S3::Bucket", "LogicalResourceId": "LoggingBucket",
+                                             "ResourceIdentifier": {"BucketName": "ebooks-storage-logs-dev"}}]

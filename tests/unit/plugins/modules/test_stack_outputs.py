@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import subprocess
 
 from tap_moto_stack import STACK
 from tap_moto_stack import create_stack
@@ -33,12 +35,19 @@ def test_writes_files_once(moto, run, tmp_path):
     dest = tmp_path / "cfn-outputs"
     first = run(stack_outputs, {"stack_name": STACK, "dest": str(dest)})
     assert first["changed"] is True
-    assert sorted(first["files"]["changed"]) == ["flat_outputs", "stack_outputs"]
+    env = first["outputs"]["EnvironmentName"]
+    assert sorted(first["files"]["changed"]) == sorted(
+        ["flat-outputs.json", "stack-outputs.json", f"{env}/flat-outputs.json", f"{env}/stack-outputs.json",
+         f"{env}/outputs.env"]
+    )
     raw = json.loads((dest / "stack-outputs.json").read_text())
     flat = json.loads((dest / "flat-outputs.json").read_text())
     assert raw == first["stack_outputs"]
     assert flat == first["outputs"]
-    assert not [p for p in os.listdir(dest) if p.startswith(".tmp-")]
+    assert first["files"]["environment_dir"] == str(dest / env)
+    assert json.loads((dest / env / "flat-outputs.json").read_text()) == flat
+    assert json.loads((dest / env / "stack-outputs.json").read_text()) == raw
+    assert not [p for d in (dest, dest / env) for p in os.listdir(d) if p.startswith(".tmp-")]
 
     second = run(stack_outputs, {"stack_name": STACK, "dest": str(dest)})
     assert second["changed"] is False
@@ -47,8 +56,20 @@ def test_writes_files_once(moto, run, tmp_path):
     (dest / "flat-outputs.json").write_text("{}\n")
     third = run(stack_outputs, {"stack_name": STACK, "dest": str(dest)})
     assert third["changed"] is True
-    assert third["files"]["changed"] == ["flat_outputs"]
+    assert third["files"]["changed"] == ["flat-outputs.json"]
     assert json.loads((dest / "flat-outputs.json").read_text()) == flat
+
+
+def test_outputs_env_is_sourceable(moto, run, tmp_path):
+    """The per-environment outputs.env gives every output as a shell variable, quoted for the shell."""
+    create_stack()
+    dest = tmp_path / "cfn-outputs"
+    result = run(stack_outputs, {"stack_name": STACK, "dest": str(dest)})
+    env_file = dest / result["outputs"]["EnvironmentName"] / "outputs.env"
+    script = f". {shlex.quote(str(env_file))} && env -0 | grep -z -E '^(EbooksBucketName|EncryptionKeyArn)='"
+    shown = subprocess.run(["bash", "-c", "set -a; " + script], capture_output=True, text=True, check=True).stdout
+    values = dict(item.split("=", 1) for item in shown.split("\0") if item)
+    assert values == {k: result["outputs"][k] for k in ("EbooksBucketName", "EncryptionKeyArn")}
 
 
 def test_check_mode_writes_nothing(moto, run, tmp_path):

@@ -73,3 +73,29 @@ def test_a_missing_template_is_a_clear_failure(run, tmp_path):
     result = run(template_parameters, args)
     assert result["failed"] is True
     assert "Could not read the template" in result["msg"] and "nope.yml" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        # The inventory's prod values and the template's transition default: fine.
+        ({"NoncurrentVersionExpirationDays": 730}, None),
+        # Expiration at the transition day, with the transition's default (30).
+        ({"NoncurrentVersionExpirationDays": 31, "NoncurrentVersionTransitionDays": 31},
+         "ebook_stack_parameters.NoncurrentVersionExpirationDays=31 must be above "
+         "ebook_stack_parameters.NoncurrentVersionTransitionDays=31"),
+        # A later transition than the expiration's default (365).
+        ({"NoncurrentVersionTransitionDays": 400},
+         "NoncurrentVersionExpirationDays=365 (the template's default) must be above "
+         "ebook_stack_parameters.NoncurrentVersionTransitionDays=400"),
+    ],
+)
+def test_an_expiration_must_stay_above_its_transition(check, parameters, expected):
+    """S3 refuses such a lifecycle rule; the pair is read from the template's rule, defaults filled in."""
+    result = check(parameters)
+    if expected is None:
+        assert not result.get("failed"), result
+    else:
+        assert result.get("failed") is True, result
+        assert result["msg"].startswith("Bad stack parameters, nothing was changed: " + expected), result["msg"]
+        assert "EbooksS3Bucket" in result["msg"]
