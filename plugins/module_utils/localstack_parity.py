@@ -42,21 +42,22 @@ def apply_monitor(module, session, keys, model, parts, applied, notes):
     if not rule_lid:
         return
     rule_name = rule_name_from_physical_id(parts.name(rule_lid))
+    schedule = model.properties(rule_lid).get("ScheduleExpression")
     try:
         rule = session.read("events", "describe_rule", Name=rule_name)
+        reschedule = bool(schedule) and mp.needs_rescheduling(session, rule, schedule)
         missing = mp.missing_rule_tags(session, rule["Arn"], tags) if tags else {}
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"cannot read rule {rule_name}", applied=applied)
-    # LocalStack's CloudFormation does not update an existing rule: a new
-    # schedule expression reaches UPDATE_COMPLETE and the rule keeps the old one.
-    schedule = model.properties(rule_lid).get("ScheduleExpression")
-    if schedule and rule.get("ScheduleExpression") != schedule:
+    # The deployed schedule must be the one that fires: LocalStack schedules a rule only when it is created.
+    if reschedule:
         applied.append("schedule_rule.schedule")
         if not module.check_mode:
             try:
-                mp.apply_rule_schedule(session, rule, schedule)
+                mp.recreate_rule(session, rule, schedule, dict(mp.rule_tags(session, rule["Arn"]), **tags))
             except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"cannot set the schedule of rule {rule_name}", applied=applied)
+                module.fail_json_aws(e, msg=f"cannot create rule {rule_name} again with {schedule}", applied=applied)
+        return  # created again with the declared tags
     if missing:
         applied.append("schedule_rule.tags")
         if not module.check_mode:

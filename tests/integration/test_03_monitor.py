@@ -159,3 +159,28 @@ def test_failed_async_invocation_reaches_the_topic(dev, mailbox, aws):
     assert record["responsePayload"]["errorType"] == "RuntimeError"
     assert "Deliberate failure" in record["responsePayload"]["errorMessage"]
     print(f"on-failure record arrived after {waited:.1f} s")
+
+
+SCHEDULE_WAIT_S = 150
+
+
+def test_a_changed_schedule_is_the_one_that_fires(dev, mailbox, deployments, aws):
+    """LocalStack schedules a rule only when it is created (an update reads back the new expression and keeps
+    the old schedule): the deploy's parity step creates the rule again, and the new schedule runs the monitor."""
+    every_minute = {"ebook_stack_parameter_overrides": {"MonitoringSchedule": "rate(1 minute)"}}
+    try:
+        (changed,) = deployments.deploy("dev", extra_vars=every_minute)
+        assert changed.rc == 0, changed.describe()
+        rule = aws("events").describe_rule(Name=dev["StorageMonitoringScheduleName"])
+        assert rule["ScheduleExpression"] == "rate(1 minute)", rule
+        envelope = mailbox.wait_for(lambda e: (sns_message_json(e) or {}).get("trigger") == "schedule",
+                                    timeout=SCHEDULE_WAIT_S)
+        assert envelope is not None, (
+            f"no scheduled report within {SCHEDULE_WAIT_S} s of changing the schedule to rate(1 minute); "
+            f"messages seen: {[e.get('Subject') for e in mailbox.received]}")
+        assert sns_message_json(envelope)["invoked_by"]["source"] == "aws.events"
+    finally:
+        (back,) = deployments.deploy("dev")
+    assert back.rc == 0, back.describe()
+    again = aws("events").describe_rule(Name=dev["StorageMonitoringScheduleName"])
+    assert again["ScheduleExpression"] == "cron(0 6 * * ? *)", again

@@ -275,10 +275,19 @@ MOTO_DEPLOYS_AS_DECLARED = {
     "AWS::KMS::Alias",
     "AWS::IAM::Role",
     "AWS::IAM::Policy",
-    "AWS::Events::Rule",
     "AWS::Lambda::Permission",
     "AWS::SNS::Subscription",
 }
+
+
+def _scheduled_rule(model, lid, props):
+    """As the parity step leaves a rule it has created (LocalStack schedules a rule only on create)."""
+    from ansible_collections.tap.ebook_storage.plugins.module_utils.monitor_parity import SCHEDULED_TAG
+
+    events = boto3.client("events", region_name=REGION)
+    arn = events.describe_rule(Name=model.physical_id(lid))["Arn"]
+    events.tag_resource(ResourceARN=arn, Tags=[{"Key": SCHEDULED_TAG, "Value": props["ScheduleExpression"]}])
+
 
 _COMPLETERS = {
     "AWS::KMS::Key": _kms_key,
@@ -289,6 +298,7 @@ _COMPLETERS = {
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
     "AWS::Lambda::Function": _function_tags,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::Events::Rule": _scheduled_rule,
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from unittest import mock
 
 import boto3
+import pytest
 from botocore.exceptions import ClientError
 from tap_moto_stack import DATA_BUCKET
 from tap_moto_stack import LOG_BUCKET
@@ -16,6 +17,7 @@ from tap_moto_stack import STACK
 from tap_moto_stack import TAGS
 from tap_moto_stack import create_complete_stack
 
+from ansible_collections.tap.ebook_storage.plugins.module_utils.monitor_parity import SCHEDULED_TAG
 from ansible_collections.tap.ebook_storage.plugins.modules import localstack_parity
 from ansible_collections.tap.ebook_storage.plugins.modules import storage_verify
 
@@ -231,11 +233,44 @@ def test_schedule_rule_tags_are_applied(moto, run, template_text):
     arn = events.describe_rule(Name=RULE)["Arn"]
     # deployed without the rule's tags (moto's CloudFormation applies them; a provider may not)
     events.untag_resource(ResourceARN=arn, TagKeys=list(TAGS))
-    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+
+    def keys():
+        return {t["Key"] for t in events.list_tags_for_resource(ResourceARN=arn)["Tags"]}
+
+    assert keys() == {SCHEDULED_TAG}
     result = parity(run, template_text, check_mode=True)
     assert result["applied"] == ["schedule_rule.tags"]
-    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    assert keys() == {SCHEDULED_TAG}
     parity(run, template_text)
     tags = events.list_tags_for_resource(ResourceARN=arn)["Tags"]
-    assert {t["Key"]: t["Value"] for t in tags} == TAGS
+    assert {t["Key"]: t["Value"] for t in tags if t["Key"] != SCHEDULED_TAG} == TAGS
     assert "schedule_rule.tags" not in parity(run, template_text)["applied"]
+
+
+def _rule(events):
+    rule = events.describe_rule(Name=RULE)
+    tags = {t["Key"]: t["Value"] for t in events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]}
+    return rule, tags, events.list_targets_by_rule(Rule=RULE)["Targets"]
+
+
+@pytest.mark.parametrize("how", ["changed by an update", "never scheduled by the parity step"])
+def test_a_rule_whose_schedule_may_not_fire_is_created_again(moto, run, template_text, how):
+    """LocalStack schedules a rule only on create: a changed expression is put in place by a new rule."""
+    create_complete_stack()
+    events = boto3.client("events", region_name=REGION)
+    before, tags, targets = _rule(events)
+    if how == "changed by an update":
+        # What LocalStack's UpdateStack leaves: the new expression read back, the old one scheduled.
+        events.put_rule(Name=RULE, ScheduleExpression="rate(1 minute)", State="ENABLED")
+    else:
+        events.untag_resource(ResourceARN=before["Arn"], TagKeys=[SCHEDULED_TAG])
+    checked = parity(run, template_text, check_mode=True)
+    assert checked["applied"] == ["schedule_rule.schedule"]
+    result = parity(run, template_text)
+    assert result["applied"] == ["schedule_rule.schedule"]
+    after, after_tags, after_targets = _rule(events)
+    assert after["ScheduleExpression"] == before["ScheduleExpression"]
+    assert after["Arn"] == before["Arn"] and after["State"] == before["State"]
+    assert after_targets == targets
+    assert after_tags == dict(tags, **{SCHEDULED_TAG: before["ScheduleExpression"]})
+    assert parity(run, template_text)["changed"] is False
