@@ -479,6 +479,11 @@ def _comparable(value):
     return value
 
 
+def given_parameter_values(template, given):
+    """parameter_values for a mapping of the values a deploy passes (the others take the template defaults)."""
+    return parameter_values(template, [{"ParameterKey": k, "ParameterValue": v} for k, v in (given or {}).items()])
+
+
 def parameter_values(template, stack_parameters):
     """Parameter values as CloudFormation sees them: the stack's values, else the template defaults.
 

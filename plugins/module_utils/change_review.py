@@ -11,6 +11,7 @@ template's, so it lives here.
 
 from __future__ import annotations
 
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import given_parameter_values
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import referenced_refs
 
@@ -62,13 +63,6 @@ def expiry_parameters(template):
                 if name in parameters:
                     found.setdefault(name, []).append(".".join((logical_id,) + path))
     return found
-
-
-def effective_parameters(template, given):
-    """The values CloudFormation would use: the given ones over the template's defaults, as strings."""
-    values = {name: str(decl.get("Default", "")) for name, decl in (template.get("Parameters") or {}).items()}
-    values.update({name: str(value) for name, value in (given or {}).items()})
-    return values
 
 
 def _number(value):
@@ -155,7 +149,7 @@ def review(template_body, stack_parameters, parameters, changes, stack_exists):
     template = load_template(template_body)
     params = []
     if stack_exists:
-        params = parameter_changes(template, stack_parameters or {}, effective_parameters(template, parameters))
+        params = parameter_changes(template, stack_parameters or {}, given_parameter_values(template, parameters))
     resources = resource_changes(changes)
     data_loss = [c["data_loss"] for c in params + resources if c["data_loss"]]
     return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import given_parameter_values
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import referenced_refs
 
@@ -110,9 +111,7 @@ def lifecycle_order_pairs(template):
 
 def order_errors(template, checked, input_names, input_prefix):
     """Errors for lifecycle expirations not above their transitions, with the template's defaults filled in."""
-    declarations = template.get("Parameters") or {}
-    values = {name: str(decl.get("Default", "")) for name, decl in declarations.items()}
-    values.update(checked)
+    values = given_parameter_values(template, checked)
 
     def named(name):
         if name in checked:

@@ -6,12 +6,13 @@ import pytest
 from tap_moto_stack import TEMPLATE_PATH
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils import change_review as cr
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import given_parameter_values
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 
 with open(TEMPLATE_PATH, encoding="utf-8") as _handle:
     BODY = _handle.read()
 TEMPLATE = load_template(BODY)
-PROD = cr.effective_parameters(
+PROD = given_parameter_values(
     TEMPLATE, {"Environment": "prod", "NoncurrentVersionExpirationDays": "730", "LogRetentionDays": "365"}
 )
 
