@@ -10,11 +10,13 @@ import traceback
 from datetime import UTC, datetime
 
 from bench import (about, analysis, aws, cleanup, config, deploy_run, extrapolate, localstack_ctl, measure,
-                   phase_deploy, phase_lambda, phase_make_test, phase_monitor, phase_setup, phase_startup, phase_upload,
-                   phase_verify, report)
+                   phase_deploy, phase_inventory, phase_lambda, phase_make_test, phase_monitor, phase_setup,
+                   phase_startup, phase_upload, phase_verify, report)
 from tests.support.aws import describe_stack
 
-PHASES = ("startup", "deploy", "verify", "lambda", "monitor", "upload", "cold", "maketest")
+PHASES = ("startup", "deploy", "verify", "lambda", "monitor", "upload", "inventory", "cold", "maketest")
+# Phases that need no LocalStack of the bench's own.
+NO_LOCALSTACK = {"maketest", "inventory"}
 # Phases that take many minutes: only with --full or when named.
 LONG_PHASES = {"cold", "maketest"}
 
@@ -61,7 +63,7 @@ def _run_phases(mode, phases, args, results):
             (config.SCRATCH / "logs" / f"error-{name}.txt").write_text(traceback.format_exc())
             return None
 
-    needs_localstack = bool(phases - {"maketest"})
+    needs_localstack = bool(phases - NO_LOCALSTACK)
     if needs_localstack:
         measure.say("LocalStack", f"starting the bench LocalStack on :{port} (playbooks/localstack.yml)")
         main_start = localstack_ctl.role_start(port, config.MAIN_STATE, name="localstack-main")
@@ -96,6 +98,11 @@ def _run_phases(mode, phases, args, results):
     if needs_localstack:
         measure.say("LocalStack", "stopping the bench LocalStack (playbooks/localstack.yml)")
         localstack_ctl.role_stop(port, config.MAIN_STATE, check=False)
+    if "inventory" in phases:  # CPU-bound, on a quiet machine: after the LocalStack phases
+        found = attempt("inventory", phase_inventory.inventory, mode, results.get("monitor_projection"))
+        if found:
+            figures.append(found[0])
+            results["inventory"] = found[1]
     if "cold" in phases and warm:
         figures.append(attempt("cold", phase_setup.cold, args.cold_runs, warm))
     if "maketest" in phases:  # alone on the machine: the runner starts LocalStacks of its own
@@ -121,7 +128,8 @@ def main(argv=None):
     started = time.time()
     results = {"mode": mode.name, "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "settings": dataclasses.asdict(mode), "phases": sorted(phases), "figures": [], "errors": [],
-               "monitor_projection": None, "analysis": {}, "notes": report.NOTES, "machine": about.describe()}
+               "monitor_projection": None, "inventory": None, "analysis": {}, "notes": report.NOTES,
+               "machine": about.describe()}
     measure.say("bench", f"mode {mode.name}, phases {', '.join(p for p in PHASES if p in phases)}; "
                 f"logs in {config.SCRATCH.relative_to(config.ROOT)}/logs")
     try:

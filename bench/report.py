@@ -1,9 +1,8 @@
 """The results: a Markdown table on stdout and in results/latest.md; JSON in results/latest.json and a dated copy."""
 
 import json
-import shutil
 
-from bench import config
+from bench import analysis, config
 
 
 def fmt(seconds):
@@ -106,6 +105,54 @@ def projection_lines(p):
     ]
 
 
+def inventory_lines(d):
+    """The three-year inventory read, its projection to Lambda memory sizes, the listing beside it."""
+    if not d:
+        return []
+    a, listing, advice = d["assumptions"], d["listing"], d["recommendation"]
+    t = d["totals"]
+    lines = [
+        f"S3 Inventory at three years: {d['rows']:,} versions in {d['files']} gzip CSV files "
+        f"({d['gz_bytes'] / 1e6:,.0f} MB, {d['rows_per_file']:,} rows a file), read by the monitor's own "
+        f"newest_inventory() + read_inventory() (Python {d['python']}, fresh process, median of the runs): "
+        f"**{d['cpu_s']:.1f} CPU s** (+ {d['setup_cpu_s']:.1f} s imports and clients), peak **{d['peak_mb']:.0f} MB** "
+        f"RSS. Its totals equal the generator's: {t['objects']:,} objects, {t['noncurrent']:,} noncurrent, "
+        f"{t['delete_markers']:,} delete markers, {t['not_kms']:,} not SSE-KMS, {t['bytes'] / 1e12:,.1f} TB.", "",
+        f"| Lambda memory | vCPU share | read CPU | set-up | S3 GETs | projected run | fits {a['timeout_s']} s with "
+        f"a third to spare | versions that fit so | peak + runtime vs memory | listing fallback |",
+        "|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|"]
+    for r in d["projection"]:
+        lines.append(
+            f"| {r['memory_mb']:,} MB | {r['vcpu_share']:.2f} | {fmt(r['cpu_stretched_s'])} | {fmt(r['setup_s'])} | "
+            f"{fmt(r['transfer_s'])} | **{fmt(r['total_s'])}** | {'yes' if r['fits_with_spare'] else 'NO'} "
+            f"({r['spare_share']:.0%} spare) | {r['versions_fitting'] / 1e6:.1f} M | "
+            f"{r['peak_mb']:.0f} of {r['memory_mb']:,} MB | "
+            f"{fmt(r['listing_s'])} ({'fits' if r['listing_fits'] else 'does not fit'}) |")
+    lines += [
+        "",
+        f"Projection: Lambda gives CPU in proportion to memory, {a['full_vcpu_mb']:,} MB = one vCPU (AWS Lambda "
+        "Developer Guide, \"Configuring Lambda function memory\"); the read runs on one thread, so at M MB its CPU "
+        f"seconds take x max(1, {a['full_vcpu_mb']:,}/M) (vCPU share min(1, M/{a['full_vcpu_mb']:,})), one core of "
+        f"this machine counted as one vCPU. Assumed: S3 GET {a['get_mb_s']} MB/s and {a['get_first_byte_s'] * 1000:.0f}"
+        f" ms a file, not overlapped with the CPU; {a['other_calls_s']:.0f} s for the run's other calls; "
+        f"{a['lambda_runtime_mb']} MB of runtime beside the Python process.",
+        f"Listing fallback beside it: {listing['pages']:,} ListObjectVersions pages; botocore parses a 1,000-version "
+        f"page in {listing['cpu_per_page_s'] * 1000:.0f} CPU ms here, plus {a['list_page_ms']} ms S3 latency a "
+        "page (column above; it must end within the timeout minus the monitor's 60 s reserve).",
+    ]
+    if listing.get("recorded_s3"):
+        lines.append(f"The monitor phase's projection ({listing['recorded_from']}), latency only: " + ", ".join(
+            f"{ms} ms/page -> {v['total_s']:.0f} s" for ms, v in listing["recorded_s3"].items())
+            + f"; it fits only below {listing['recorded_max_page_ms']:.0f} ms a page.")
+    if advice.get("memory_mb"):
+        lines.append(f"**Recommendation: MemorySize {advice['memory_mb']} MB, Timeout {advice['timeout_s']} s** "
+                     f"({advice['why']}; the read alone would need a timeout of {advice['minimum_timeout_s']} s "
+                     "to keep a third spare).")
+    else:
+        lines.append(f"**Recommendation: {advice['why']}**")
+    return lines
+
+
 NOTES = [
     "Every figure is the median of its runs (n = runs/baseline runs), beside a baseline timed in the same run;"
     " the machine is shared and noisy, so read the ratios, not the absolute times.",
@@ -139,12 +186,50 @@ def analysis_lines(found):
     return lines
 
 
-def render(results):
+# The figures of each phase (by id prefix), and what else of a run belongs to it, for the carry-over.
+PHASE_FIGURES = {"startup": ("localstack.",), "deploy": ("deploy.", "setup.warm"), "verify": ("verify.",),
+                 "lambda": ("lambda.",), "monitor": ("monitor.",), "upload": ("upload.",),
+                 "inventory": ("inventory.",), "cold": ("setup.cold",), "maketest": ("make_test.",)}
+PHASE_EXTRA = {"monitor": "monitor_projection", "inventory": "inventory"}
+
+
+def carried_over(results):
+    """The newest recorded figures of each phase that this run did not run (or that failed in it), from the
+    dated result files, so that latest.md and latest.json keep every phase's figures."""
+    ran = {p for p, prefixes in PHASE_FIGURES.items() if any(f["id"].startswith(prefixes) for f in results["figures"])}
+    out = {}
+    for path in sorted(config.RESULTS.glob("2*.json"), reverse=True):
+        old = json.loads(path.read_text())
+        if old.get("started_at") == results["started_at"]:
+            continue
+        for phase in old.get("phases", []):
+            if phase in ran or phase in out or phase not in PHASE_FIGURES:
+                continue
+            figures = [f for f in old.get("figures", []) if f and f["id"].startswith(PHASE_FIGURES[phase])]
+            if figures:
+                run = f"{old['started_at'][:10]} --{old['mode']}"
+                out[phase] = {"from": old["started_at"], "mode": old["mode"], "file": path.name,
+                              "figures": [{**f, "carried_from": run} for f in figures],
+                              "extra": old.get(PHASE_EXTRA.get(phase))}
+    return out
+
+
+def render(results, carried=None):
     meta = results["machine"]
-    figures = results["figures"]
+    carried = carried or {}
+    order = list(PHASE_FIGURES)
+    figures = results["figures"] + [f for p in sorted(carried, key=order.index) for f in carried[p]["figures"]]
+    figures = [{**f, "label": f"{f['label']} [{f['carried_from']}]"} if f.get("carried_from") else f
+               for f in figures]
+    extra = {key: results.get(key) or (carried.get(phase) or {}).get("extra") for phase, key in PHASE_EXTRA.items()}
     lines = [f"bench/run --{results['mode']}: {results['started_at']}, {results['duration_s']:.0f} s, "
              f"{meta['cpus']} CPUs, load average (1 min) {meta['load_start']:.1f} at start, "
              f"{meta['load_min']:.1f}-{meta['load_max']:.1f} during, {meta['load_end']:.1f} at end", ""]
+    if carried:
+        lines += ["Phases not run this time keep their newest recorded figures, marked [date --mode]: "
+                  + ", ".join(f"{p} ({c['from']}, {c['file']})" for p, c in sorted(carried.items(),
+                                                                                   key=lambda i: order.index(i[0])))
+                  + ".", ""]
     cold = next((f for f in figures if f["id"] == "setup.cold"), None)
     sections = [
         main_table(figures),
@@ -152,8 +237,9 @@ def render(results):
         deploy_before_after(figures),
         ["Cold setup steps (median s): " + ", ".join(f"{k} {v:.0f}" for k, v in cold["steps"].items())] if cold else [],
         monitor_table([f for f in figures if f["id"].startswith("monitor.")]),
-        projection_lines(results.get("monitor_projection")),
-        analysis_lines(results.get("analysis") or {}),
+        projection_lines(extra["monitor_projection"]),
+        inventory_lines(extra["inventory"]),
+        analysis_lines(analysis.derive(figures) if carried else results.get("analysis") or {}),
         [f"- {note}" for note in NOTES],
     ]
     for section in sections:
@@ -167,8 +253,10 @@ def write(results):
     config.RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = results["started_at"].replace(":", "").replace("-", "")
     dated = config.RESULTS / f"{stamp}-{results['mode']}.json"
+    carried = carried_over(results)
     dated.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    shutil.copyfile(dated, config.RESULTS / "latest.json")
-    text = render(results)
+    latest = {**results, "carried": carried} if carried else results
+    (config.RESULTS / "latest.json").write_text(json.dumps(latest, indent=1, default=str) + "\n")
+    text = render(results, carried)
     (config.RESULTS / "latest.md").write_text(text)
     return text, dated

@@ -1,22 +1,34 @@
 """eBook storage monitor: the Lambda function eBook-StorageMonitoring-<env> (docs/monitor.md).
 
-One run reads the data bucket's configuration, lists every object version once, checks the encryption of
-the objects that arrived in the last 24 hours, raises alerts, and publishes a JSON report to the alert
-topic. boto3 and the standard library only (the python3.11 runtime's).
+Two entry points in one function (handler dispatches on the event):
 
-This file is the source of truth. tools/embed_monitor.py copies it into files/TapStack.yml
-(StorageMonitoringFunction, Code.ZipFile) without its comments and docstrings, which keeps the template
-under CloudFormation's 51,200-byte limit; `embed_monitor.py --check` fails when the two differ.
+* the daily run (EventBridge schedule, or {"source": "manual"}): reads the data bucket's configuration,
+  takes its totals from the newest S3 Inventory report (or, until there is one, from one listing of every
+  version), the uploads of the last 24 hours from the upload metrics, raises alerts and publishes a JSON
+  report to the alert topic;
+* the upload check (S3 "Object Created" event through the upload rule): checks the one new object at once
+  (SSE-KMS with the stack's key, an e-book by content, not empty), records it as CloudWatch metrics, and
+  alerts on the topic when a check fails.
+
+boto3 and the standard library only (the python3.11 runtime's). This file is the source of truth;
+tools/embed_monitor.py copies it into files/TapStack.yml (StorageMonitoringFunction, Code.ZipFile),
+compressed to fit CloudFormation's 51,200-byte template limit; `embed_monitor.py --check` fails when the
+two differ. Line numbers in the function's tracebacks are this file's.
 """
+import csv
+import gzip
+import io
 import json
 import logging
 import os
+import struct
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from urllib.parse import unquote_plus
 
 import boto3
 from botocore.config import Config
@@ -28,6 +40,12 @@ FORMATS = ("pdf", "epub", "mobi", "other")
 WINDOW, SAMPLES, WORKERS = timedelta(hours=24), 10, 16  # SAMPLES: keys named in an alert
 RETRIES = {"mode": "adaptive", "max_attempts": 10}
 LIST_RESERVE_S = 60  # stop listing when less time is left
+# Where S3 writes the inventory reports in the log bucket: the template's InventoryConfigurations
+# (Destination Prefix "inventory", Id "daily"); tests/unit/monitor/test_inventory.py keeps the two in step.
+INVENTORY = "inventory/{bucket}/daily/"
+INVENTORY_MAX_AGE = timedelta(hours=48)  # S3 writes one a day; older means delivery stopped
+METRICS = "eBookStorage"  # CloudWatch namespace of the upload metrics (PutUploadMetrics in the template)
+HEAD_BYTES, TAIL_BYTES = 4096, 1024  # what the upload check reads of a new object
 RANK = {"critical": 2, "warning": 1}
 ERRORS = (ClientError, BotoCoreError)
 DENIED = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled"}
@@ -37,6 +55,10 @@ EVENT_KEYS = ("source", "detail-type", "id", "time", "resources")  # of an Event
 PAB = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 ACTIONS = {  # IAM action each check needs
     "kms_key": "kms:DescribeKey", "inventory": "s3:ListBucketVersions", "object_encryption": "s3:GetObject",
+    "inventory_report": "s3:ListBucket and s3:GetObject on the log bucket's inventory/",
+    "upload_metrics": "cloudwatch:GetMetricData",
+    "upload_check": "s3:GetObject and s3:GetObjectVersion",  # the check names the uploaded version
+    "upload_record": "cloudwatch:PutMetricData",
     "versioning": "s3:GetBucketVersioning", "default_encryption": "s3:GetEncryptionConfiguration",
     "public_access_block": "s3:GetBucketPublicAccessBlock",
     "ownership_controls": "s3:GetBucketOwnershipControls", "logging": "s3:GetBucketLogging"}
@@ -56,6 +78,9 @@ ALERTS = {  # code: (severity, operator action; DRIFT: repair_fix for the enviro
     "UPLOADS_LOW": ("warning", "check the upload service; if normal, lower ExpectedDailyUploads"),
     "UPLOADS_HIGH": ("warning", "confirm a planned bulk load, else find the unknown writer"),
     "UNSUPPORTED_FORMAT": ("warning", "remove or convert them; tell the uploader"),
+    "EMPTY_OBJECT": ("warning", "upload the file again; find why the uploader sent nothing"),
+    "INVENTORY_STALE": ("warning", "check the data bucket's inventory configuration (storage_verify) and the "
+                        "log bucket policy's AllowS3InventoryDelivery"),
     "STORAGE_THRESHOLD_EXCEEDED": ("warning", "review growth and lifecycle, or raise the threshold")}
 
 
@@ -90,6 +115,35 @@ def fmt_of(key):
     return ext if ext in FORMATS[:3] else "other"
 
 
+def sniff(head, tail):
+    """The e-book format of content, by the header and trailer rules of ebook_upload
+    (plugins/module_utils/ebook_formats.py), from its first HEAD_BYTES and last TAIL_BYTES; None for none.
+
+    PDF: "%PDF-" first and "%%EOF" in the last 1,024 bytes. EPUB: a ZIP whose first entry is "mimetype",
+    stored, holding "application/epub+zip". MOBI: "BOOKMOBI" at offset 60 and a MOBI header in record 0
+    when record 0 starts within the bytes read. The checks that need the whole file (the EPUB's central
+    directory, the MOBI record table) stay with ebook_upload.
+    """
+    if head.startswith(b"%PDF-"):
+        return "pdf" if b"%%EOF" in tail else None
+    if head[:4] == b"PK\x03\x04" and len(head) >= 30:
+        method, name_len, extra_len = struct.unpack("<H16xHH", head[8:30])
+        start = 30 + name_len + extra_len
+        if method == 0 and head[30:30 + name_len] == b"mimetype" and \
+                head[start:start + 20] == b"application/epub+zip":
+            return "epub"
+        return None
+    if head[60:68] == b"BOOKMOBI" and len(head) >= 82:
+        (record0,) = struct.unpack(">I", head[78:82])
+        return "mobi" if record0 + 20 > len(head) or head[record0 + 16:record0 + 20] == b"MOBI" else None
+    return None
+
+
+def dimensions(bucket, fmt):
+    """The upload metrics' dimensions: the check records them, the daily run sums them."""
+    return [{"Name": "Bucket", "Value": bucket}, {"Name": "Format", "Value": fmt}]
+
+
 def human(n):
     """A byte count for people: 512 B, 1.5 KiB, ... (1024-based)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -122,8 +176,8 @@ class Monitor:
         self.deadline = self.t0 + (context.get_remaining_time_in_millis() if context else 900_000) / 1000
         self.key_arn, self.key_ids, self.key_cache = None, set(), {}
         bc = Config(retries=dict(RETRIES), max_pool_connections=WORKERS)
-        self.s3, self.kms, self.sns = (boto3.client(n, config=bc) for n in ("s3", "kms", "sns"))
-        for client in (self.s3, self.kms, self.sns):
+        self.s3, self.kms, self.sns, self.cw = (boto3.client(n, config=bc) for n in ("s3", "kms", "sns", "cloudwatch"))
+        for client in (self.s3, self.kms, self.sns, self.cw):
             client.meta.events.register("before-call", self._count)
 
     def _count(self, model, **_):
@@ -217,10 +271,92 @@ class Monitor:
                 alert("LOGGING_DRIFT", f"Access logs go to {target or 'nowhere'}, expected "
                       f"{self.s.logging_bucket or 'logging off'}")
 
-    def inventory(self):
+    def newest_inventory(self):
+        """The newest complete S3 Inventory report of the data bucket: {"key", "date", "manifest"}, or None
+        when there is none (the first day after deploy, logging off, LocalStack) or it cannot be read."""
+        if not self.s.logging_bucket:
+            return None
+        lb, prefix = self.s.logging_bucket, INVENTORY.format(bucket=self.s.bucket)
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=lb, Prefix=prefix, Delimiter="/")
+            folders = sorted((p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])), reverse=True)
+            for folder in folders:
+                try:  # a report's folder is named by its time; data/ and hive/ are not reports
+                    date = datetime.strptime(folder[len(prefix):], "%Y-%m-%dT%H-%MZ/").replace(tzinfo=UTC)
+                except ValueError:
+                    continue
+                try:  # S3 writes manifest.json once the report's data files are complete
+                    body = self.s3.get_object(Bucket=lb, Key=folder + "manifest.json")["Body"].read()
+                except ERRORS as exc:
+                    if err_code(exc) in ("NoSuchKey", "NotFound"):
+                        continue
+                    raise
+                if not isinstance(manifest := json.loads(body), dict):
+                    raise ValueError(f"{folder}manifest.json is not a JSON object")
+                return {"key": folder + "manifest.json", "date": date, "manifest": manifest}
+        except ERRORS as exc:
+            self.failed("inventory_report", exc, "; totals come from a listing")
+        except ValueError as exc:
+            self.failed("inventory_report", "BadManifest", f" ({exc}); totals come from a listing")
+        return None
+
+    def read_inventory(self, found):
+        """Totals from an inventory report in the listing's shape, plus the versions not stored with SSE-KMS:
+        each gzip CSV file of its manifest in one streaming pass (columns as its fileSchema names them)."""
+        m, lb, n = found["manifest"], self.s.logging_bucket, Counter()
+        col = {name.strip(): i for i, name in enumerate(m.get("fileSchema", "").split(","))}
+        ik, il, idm, isz, ienc = (col.get(c) for c in ("Key", "IsLatest", "IsDeleteMarker", "Size", "EncryptionStatus"))
+        if None in (ik, il, idm, isz, ienc):  # the template's configuration has them all
+            self.failed("inventory_report", "BadManifest", f" ({found['key']} lacks a column of Key, IsLatest, "
+                        "IsDeleteMarker, Size, EncryptionStatus); totals come from a listing")
+            return None
+        inv = {"n": n, "largest": [None, 0], "new_keys": [], "other_keys": [], "complete": True,
+               "source": "s3-inventory", "date": found["date"], "files": 0, "not_kms": 0, "not_kms_keys": []}
+        by_fmt, largest, plain = {f: [0, 0] for f in FORMATS}, inv["largest"], inv["not_kms_keys"]
+        try:
+            for file in m.get("files", []):
+                if self.left() < LIST_RESERVE_S:
+                    inv["complete"] = False
+                    self.failed("inventory_report", "TimeBudget", f" after {inv['files']} of {len(m['files'])} files")
+                    break
+                # gzip reads 8 KiB at a time: a 1 MiB buffer saves thousands of reads from the S3 stream
+                body = io.BufferedReader(self.s3.get_object(Bucket=lb, Key=file["key"])["Body"], 1 << 20)
+                with gzip.open(body, "rt", encoding="utf-8", newline="") as text:
+                    for row in csv.reader(text):
+                        if row[idm] == "true":
+                            n["dm"] += 1
+                            continue
+                        size = int(row[isz] or 0)
+                        if row[ienc] != "SSE-KMS":
+                            inv["not_kms"] += 1
+                            plain += [f"{unquote_plus(row[ik])} ({row[ienc]})"][:SAMPLES - len(plain)]
+                        if row[il] != "true":
+                            n["nc"] += 1
+                            n["nc_bytes"] += size
+                            continue
+                        # S3 writes keys URL-encoded; an extension reads the same either way, so only the keys
+                        # shown are decoded (decoding every row costs 7% of the pass: bench/README.md)
+                        raw = row[ik]
+                        totals = by_fmt[fmt := fmt_of(raw)]
+                        totals[0] += 1
+                        totals[1] += size
+                        if size > largest[1] or largest[0] is None:
+                            largest[:] = [unquote_plus(raw), size]
+                        if fmt == "other" and len(inv["other_keys"]) < SAMPLES:
+                            inv["other_keys"].append(unquote_plus(raw))
+                inv["files"] += 1
+        except (*ERRORS, OSError, EOFError, csv.Error, ValueError, IndexError) as exc:
+            inv["complete"] = False
+            self.failed("inventory_report", exc, f" in file {inv['files'] + 1}; totals are partial")
+        for f, (count, size) in by_fmt.items():
+            n[f], n[f + "_bytes"] = count, size
+        return inv
+
+    def listing(self):
         """One paginated ListObjectVersions pass: current, noncurrent and delete markers."""
         n, since = Counter(), self.now - WINDOW
-        inv = {"n": n, "largest": [None, 0], "new_keys": [], "other_keys": [], "complete": True}
+        inv = {"n": n, "largest": [None, 0], "new_keys": [], "other_keys": [], "complete": True,
+               "source": "listing", "date": None, "files": 0}
         pages = self.s3.get_paginator("list_object_versions").paginate(
             Bucket=self.s.bucket, PaginationConfig={"PageSize": 1000})
         try:
@@ -249,7 +385,33 @@ class Monitor:
         except ERRORS as exc:
             inv["complete"] = False
             self.failed("inventory", exc, f" after {n['pages']} pages; counts are partial")
+        inv["new_listed"] = n["up"]  # the HEAD checks' base, whatever source the upload count takes
         return inv
+
+    def uploads(self, inv):
+        """The uploads of the window into inv's counts: from the listing when it saw every version, else
+        (inventory, or a listing cut short) the exact sum of the upload check's metrics, minute by minute."""
+        n = inv["n"]
+        if inv["source"] == "listing" and inv["complete"]:
+            inv["uploads"] = "listing"
+            return
+        end = self.now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        queries = [{"Id": f"{name.lower()}_{f}", "MetricStat": {"Period": 60, "Stat": "Sum", "Metric": {
+            "Namespace": METRICS, "MetricName": name, "Dimensions": dimensions(self.s.bucket, f)}}}
+            for name in ("Uploads", "UploadBytes") for f in FORMATS]
+        sums, token = Counter(), {}
+        try:
+            while True:
+                r = self.cw.get_metric_data(MetricDataQueries=queries, StartTime=end - WINDOW, EndTime=end, **token)
+                for result in r.get("MetricDataResults", []):
+                    sums[result["Id"].split("_")[0]] += sum(result.get("Values", []))
+                if not r.get("NextToken"):
+                    break
+                token = {"NextToken": r["NextToken"]}
+        except ERRORS as exc:
+            inv["uploads"] = None
+            return self.failed("upload_metrics", exc, "; no upload alerts")
+        n["up"], n["up_bytes"], inv["uploads"] = int(sums["uploads"]), int(sums["uploadbytes"]), "metrics"
 
     def _head(self, key):
         """HeadObject of one key: (key, "ok" | "gone" | "error" | "skipped", (algorithm, key id) or error)."""
@@ -262,10 +424,17 @@ class Monitor:
         return key, "ok", (r.get("ServerSideEncryption"), r.get("SSEKMSKeyId"))
 
     def encryption(self, inv):
-        """HeadObject on objects modified in the window, at most max_heads."""
-        up, cap, keys = inv["n"]["up"], self.s.max_heads, inv["new_keys"]
+        """HeadObject on objects modified in the window, at most max_heads; from an inventory, the versions
+        it lists as not SSE-KMS (new objects are checked one by one by the upload check as they arrive)."""
+        up, cap, keys = inv.get("new_listed", inv["n"]["up"]), self.s.max_heads, inv["new_keys"]
         res = {"expected_key": self.key_arn, "new_objects": up, "cap": cap, "cap_reached": up > cap,
-               "checked": 0, "not_kms": 0, "unchecked": up - len(keys), "errors": 0}
+               "checked": 0, "not_kms": 0, "unchecked": up - len(keys), "errors": 0, "source": inv["source"]}
+        if inv["source"] != "listing":
+            res.update(cap_reached=False, unchecked=0, stored_not_kms=inv["not_kms"])
+            if plain := inv["not_kms_keys"]:
+                self.alert("OBJECT_NOT_KMS", f"{inv['not_kms']} stored versions are not SSE-KMS (inventory of "
+                           f"{inv['date']:%Y-%m-%d}): {'; '.join(plain)}", samples=plain)
+            return res
         with ThreadPoolExecutor(WORKERS) as pool:
             results = list(pool.map(self._head, keys))
         bad, errors = [], []
@@ -289,8 +458,8 @@ class Monitor:
         """The alerts on the inventory's counts: uploads against the expectation, formats, stored bytes."""
         s, n, alert = self.s, inv["n"], self.alert
         low, high = s.expected * (100 - s.deviation) / 100, s.expected * (100 + s.deviation) / 100
-        if not inv["complete"]:
-            pass  # partial counts: upload alerts would be wrong
+        if not inv["uploads"]:
+            pass  # unknown uploads: upload alerts would be wrong
         elif n["up"] == 0:
             alert("UPLOADS_NONE", f"No uploads in the last 24 h (expected about {s.expected})")
         elif n["up"] < low:
@@ -298,8 +467,12 @@ class Monitor:
         elif n["up"] > high:
             alert("UPLOADS_HIGH", f"{n['up']} uploads in 24 h, above {high:g} ({s.expected} +{s.deviation}%)")
         if other := n["other"]:
-            alert("UNSUPPORTED_FORMAT", f"{other} objects ({n['other_new']} new) are not pdf/epub/mobi: "
+            new = f"{n['other_new']} new" if inv["source"] == "listing" else f"inventory of {inv['date']:%Y-%m-%d}"
+            alert("UNSUPPORTED_FORMAT", f"{other} objects ({new}) are not pdf/epub/mobi: "
                   f"{', '.join(inv['other_keys'])}", samples=inv["other_keys"])
+        if inv["date"] and (age := self.now - inv["date"]) > INVENTORY_MAX_AGE:
+            alert("INVENTORY_STALE", f"The newest inventory report is {age.total_seconds() / 3600:.0f} h old "
+                  f"({inv['date']:%Y-%m-%d %H:%M} UTC); totals are from then")
         if (stored := sum(n[f + "_bytes"] for f in FORMATS) + n["nc_bytes"]) > s.threshold_gb * 1024**3:
             alert("STORAGE_THRESHOLD_EXCEEDED", f"{human(stored)} stored with old versions, over "
                   f"{s.threshold_gb} GiB")
@@ -308,7 +481,9 @@ class Monitor:
         """Every check in order, then the report (docs/monitor.md, "The report")."""
         self.expected_key()
         self.configuration()
-        inv = self.inventory()
+        found = self.newest_inventory()
+        inv = (found and self.read_inventory(found)) or self.listing()
+        self.uploads(inv)
         enc = self.encryption(inv)
         self.evaluate(inv)
         s, n = self.s, inv["n"]
@@ -320,12 +495,13 @@ class Monitor:
             "objects": {"total": sum(objs.values()), "by_format": objs},
             "bytes": {"total": sum(size.values()), "by_format": size},
             "uploads_last_24h": {"count": n["up"], "bytes": n["up_bytes"], "expected": s.expected,
-                                 "deviation_percent": s.deviation},
+                                 "deviation_percent": s.deviation, "source": inv["uploads"]},
             "noncurrent_versions": {"count": n["nc"], "bytes": n["nc_bytes"]},
             "delete_markers": {"count": n["dm"]},
             "largest_object": {"key": inv["largest"][0], "bytes": inv["largest"][1]},
             "encryption_check": enc, "configuration": self.conf,
-            "inventory": {"complete": inv["complete"], "pages": n["pages"]},
+            "inventory": {"complete": inv["complete"], "pages": n["pages"], "source": inv["source"],
+                          "date": inv["date"] and inv["date"].strftime("%Y-%m-%dT%H:%MZ"), "files": inv["files"]},
             "alerts": alerts, "requests": dict(sorted(self.requests.items())),
             "duration_ms": int((time.monotonic() - self.t0) * 1000)}
         report["summary"] = summary(report)
@@ -342,6 +518,89 @@ class Monitor:
                                             for k, v in (("status", report["status"]), ("severity", sev))})
 
 
+class UploadCheck(Monitor):
+    """The upload check of one new object (an S3 "Object Created" event from the upload rule)."""
+
+    def check(self, event):
+        """Checks the object: SSE-KMS with the stack's key, an e-book by content that its name agrees with,
+        not empty; records it as the metrics Uploads and UploadBytes (dimensions Bucket and Format by name),
+        which the daily run sums. Returns the check's report (docs/monitor.md, "The upload check")."""
+        obj = (event.get("detail") or {}).get("object") or {}
+        version = {"VersionId": obj["version-id"]} if obj.get("version-id") else {}
+        key = obj.get("key", "")
+        info = {"key": key, "version_id": version.get("VersionId"), "size": obj.get("size", 0),
+                "format": fmt_of(key), "content": None, "encryption": None, "kms_key": None}
+        self.expected_key()
+        try:
+            key, head = self.locate(key, version)
+        except ERRORS as exc:
+            head = None
+            if err_code(exc) not in ("NotFound", "NoSuchKey"):  # else deleted since: nothing left to check
+                self.failed("upload_check", exc, f" for {key}")
+        if head is not None:
+            info.update(key=key, size=head.get("ContentLength", 0), format=fmt_of(key),
+                        encryption=head.get("ServerSideEncryption"), kms_key=head.get("SSEKMSKeyId"))
+            self.verify(info, version)
+        self.record(info)
+        alerts = sorted(self.alerts, key=lambda a: -RANK[a["severity"]])
+        report = {"status": "ALERT" if alerts else "OK", "environment": self.s.environment,
+                  "bucket": self.s.bucket, "generated_at": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "trigger": "upload", "object": info, "alerts": alerts,
+                  "requests": dict(sorted(self.requests.items())),
+                  "duration_ms": int((time.monotonic() - self.t0) * 1000)}
+        report["summary"] = [f"eBook upload check: {report['environment']} / {report['bucket']} / {info['key']}",
+                             f"Status: {report['status']}, {tally(report)}", ""] + [
+            f"[{a['severity'].upper()}] {a['code']}: {a['message']}" for a in alerts]
+        return report
+
+    def locate(self, key, version):
+        """(key, HeadObject) of the event's key; S3 event keys may arrive URL-encoded: the decoded one next."""
+        keys = list(dict.fromkeys((key, unquote_plus(key))))
+        for k in keys:
+            try:
+                return k, self.s3.head_object(Bucket=self.s.bucket, Key=k, **version)
+            except ERRORS as exc:
+                if k == keys[-1] or err_code(exc) not in ("NotFound", "NoSuchKey"):
+                    raise
+
+    def verify(self, info, version):
+        """The alerts on one stored object; its content is read only when its key lets the monitor read it."""
+        key, alg, kid = info["key"], info["encryption"], info["kms_key"]
+        kms_ok = alg == "aws:kms" and self.key_matches(kid)
+        if not kms_ok:
+            self.alert("OBJECT_NOT_KMS", f"New object {key} is stored with {alg} {kid or ''}".rstrip()
+                       + f", not SSE-KMS under {self.key_arn or self.s.kms_key}", samples=[key])
+        if not info["size"]:
+            return self.alert("EMPTY_OBJECT", f"New object {key} is empty (0 bytes)", samples=[key])
+        if not kms_ok and alg == "aws:kms":
+            return  # another KMS key: reading needs that key's grant, and the alert above names it
+
+        def read(byte_range):
+            return self.s3.get_object(Bucket=self.s.bucket, Key=key, Range=byte_range, **version)["Body"].read()
+        try:  # the trailer only for a PDF bigger than what the first read got
+            first = read(f"bytes=0-{HEAD_BYTES - 1}")
+            big_pdf = info["size"] > HEAD_BYTES and first[:5] == b"%PDF-"
+            last = read(f"bytes=-{TAIL_BYTES}") if big_pdf else first[-TAIL_BYTES:]
+        except ERRORS as exc:
+            return self.failed("upload_check", exc, f" reading {key}")
+        info["content"] = content = sniff(first, last) or "not an e-book"
+        if content != info["format"]:
+            named = f"named .{info['format']}" if info["format"] != "other" else "not named .pdf/.epub/.mobi"
+            what = "no PDF, EPUB or MOBI content" if content == "not an e-book" else f"{content.upper()} content"
+            self.alert("UNSUPPORTED_FORMAT", f"New object {key} is {named} but holds {what} (first bytes "
+                       f"{first[:8].hex() or 'none'})", samples=[key])
+
+    def record(self, info):
+        """The upload as metrics, for the daily run's exact sum of the last 24 hours."""
+        dims = dimensions(self.s.bucket, info["format"])
+        try:
+            self.cw.put_metric_data(Namespace=METRICS, MetricData=[
+                {"MetricName": "Uploads", "Dimensions": dims, "Value": 1, "Unit": "Count"},
+                {"MetricName": "UploadBytes", "Dimensions": dims, "Value": info["size"], "Unit": "Bytes"}])
+        except ERRORS as exc:
+            self.failed("upload_record", exc)
+
+
 def tally(r):
     """The alert count in words: "3 alerts (1 critical)", "1 alert" or "no alerts"."""
     count, crit = len(r["alerts"]), sum(a["severity"] == "critical" for a in r["alerts"])
@@ -350,30 +609,33 @@ def tally(r):
 
 def subject(r):
     """The SNS subject (at most 100 characters): status, environment, date and the alert count."""
-    return f"[{r['status']}] eBook storage {r['environment']} {r['generated_at'][:10]}: {tally(r)}"[:100]
+    what = "upload" if r["trigger"] == "upload" else "storage"
+    return f"[{r['status']}] eBook {what} {r['environment']} {r['generated_at'][:10]}: {tally(r)}"[:100]
 
 
 def summary(r):
     """The report as text lines: header, status, one line per alert, then a two-column table."""
-    c, enc, up, nc, big = (r[k] for k in ("configuration", "encryption_check", "uploads_last_24h",
-                                          "noncurrent_versions", "largest_object"))
+    c, enc, up, nc, big, inv = (r[k] for k in ("configuration", "encryption_check", "uploads_last_24h",
+                                               "noncurrent_versions", "largest_object", "inventory"))
     de, pab, lg = c.get("default_encryption"), c.get("public_access_block"), c.get("logging")
     rows = [("Objects", f"{r['objects']['total']:,} ({human(r['bytes']['total'])})")] + [
         (f"  {f}", f"{k:,} ({human(r['bytes']['by_format'][f])})") for f, k in r["objects"]["by_format"].items()]
     rows += [
         ("Uploads last 24 h", f"{up['count']:,} ({human(up['bytes'])}), expected {up['expected']:,} "
-         f"+/-{up['deviation_percent']}%"),
+         f"+/-{up['deviation_percent']}%" + (f", from {up['source']}" if up["source"] else ", UNKNOWN")),
         ("Noncurrent versions", f"{nc['count']:,} ({human(nc['bytes'])}), {r['delete_markers']['count']:,} "
          "delete markers"),
         ("Largest object", f"{big['key']} ({human(big['bytes'])})"),
         ("New objects checked", f"{enc['checked']:,} of {enc['new_objects']:,}, {enc['not_kms']} not SSE-KMS"
-         + (f"; cap {enc['cap']} reached" if enc["cap_reached"] else "")),
+         + (f"; cap {enc['cap']} reached" if enc["cap_reached"] else "") if enc["source"] == "listing" else
+         f"at upload; {enc['stored_not_kms']:,} stored versions not SSE-KMS"),
         ("Versioning", c.get("versioning", "unknown")),
         ("Default encryption", f"{de['algorithm']} {de['kms_key']}" if de else "unknown"),
         ("Public access block", ("all on" if all(pab.values()) else "OFF") if pab else "unknown"),
         ("Object ownership", c.get("object_ownership", "unknown")),
         ("Access logging", str(lg["target_bucket"] or "off") if lg else "unknown"),
-        ("Inventory", ("complete" if r["inventory"]["complete"] else "PARTIAL")
+        ("Inventory", ("complete" if inv["complete"] else "PARTIAL") + f" {inv['source']}"
+         + (f" of {inv['date']}" if inv["date"] else "")
          + f", {sum(r['requests'].values()):,} requests, {r['duration_ms']:,} ms")]
     return [f"eBook storage report: {r['environment']} / {r['bucket']} / {r['generated_at']}",
             f"Status: {r['status']}, {tally(r)}", ""] + (
@@ -383,13 +645,22 @@ def summary(r):
 
 def handler(event, context):
     """Lambda entry point (index.handler). The event: EventBridge's scheduled event (the rule's target has
-    no Input), {"source": "manual"}, or {"action": "test-failure"} to prove the on-failure destination."""
+    no Input), {"source": "manual"}, S3's "Object Created" event (the upload check; it publishes only
+    alerts), or {"action": "test-failure"} to prove the on-failure destination."""
     event = event if isinstance(event, dict) else {}
     if event.get("action") == "test-failure":
         raise RuntimeError("Deliberate failure (action=test-failure) to test the failure path")
     cfg = settings()
     if not cfg.bucket:
         raise RuntimeError("BUCKET_NAME is not set")
+    if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
+        check = UploadCheck(cfg, context)
+        report = check.check(event)
+        report["invoked_by"] = {k: event.get(k) for k in EVENT_KEYS}
+        LOG.info("%s", json.dumps(report))
+        if cfg.topic and report["alerts"]:
+            check.publish(report)
+        return report
     monitor, source = Monitor(cfg, context), event.get("source", "aws.events")
     report = monitor.run("schedule" if source == "aws.events" else str(source))
     # Where the run came from: the EventBridge event's identity, or a direct invocation.

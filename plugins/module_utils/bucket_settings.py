@@ -15,9 +15,19 @@ from __future__ import annotations
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 
 # Order in which the parity step applies settings: the ACL before ownership
-# controls (ACL calls fail once BucketOwnerEnforced is set), logging last
-# (its target must be ready).
-SETTING_NAMES = ("acl", "ownership", "public_access_block", "encryption", "versioning", "lifecycle", "logging")
+# controls (ACL calls fail once BucketOwnerEnforced is set), logging and the
+# inventory late (their target bucket must be ready).
+SETTING_NAMES = (
+    "acl",
+    "ownership",
+    "public_access_block",
+    "encryption",
+    "versioning",
+    "lifecycle",
+    "logging",
+    "inventory",
+    "notifications",
+)
 
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
@@ -199,12 +209,75 @@ def _ownership(props):
     return None
 
 
+def inventory_to_api(config):
+    """One CloudFormation InventoryConfiguration -> the PutBucketInventoryConfiguration shape."""
+    dest = config.get("Destination") or {}
+    s3_dest = {"Bucket": dest.get("BucketArn"), "Format": dest.get("Format")}
+    if dest.get("Prefix"):
+        s3_dest["Prefix"] = dest["Prefix"]
+    if dest.get("BucketAccountId"):
+        s3_dest["AccountId"] = str(dest["BucketAccountId"])
+    api = {
+        "Id": config.get("Id"),
+        "IsEnabled": as_bool(config.get("Enabled", False)),
+        "Destination": {"S3BucketDestination": s3_dest},
+        "IncludedObjectVersions": config.get("IncludedObjectVersions"),
+        "Schedule": {"Frequency": config.get("ScheduleFrequency")},
+    }
+    if config.get("Prefix"):
+        api["Filter"] = {"Prefix": config["Prefix"]}
+    if config.get("OptionalFields"):
+        api["OptionalFields"] = list(config["OptionalFields"])
+    return api
+
+
+def _inventory(props):
+    configs = props.get("InventoryConfigurations")
+    if not configs:
+        return None
+    return [inventory_to_api(c) for c in configs]
+
+
+def _notification_filter(cfn_filter):
+    rules = ((cfn_filter or {}).get("S3Key") or {}).get("Rules") or []
+    if not rules:
+        return None
+    return {"Key": {"FilterRules": [{"Name": r.get("Name"), "Value": r.get("Value")} for r in rules]}}
+
+
+# CloudFormation NotificationConfiguration lists -> (API list, API target key, CloudFormation target key).
+_NOTIFICATION_KINDS = {
+    "TopicConfigurations": ("TopicConfigurations", "TopicArn", "Topic"),
+    "QueueConfigurations": ("QueueConfigurations", "QueueArn", "Queue"),
+    "LambdaConfigurations": ("LambdaFunctionConfigurations", "LambdaFunctionArn", "Function"),
+}
+
+
+def _notifications(props):
+    """The whole PutBucketNotificationConfiguration document: a put replaces every kind, so all declared ones."""
+    config = props.get("NotificationConfiguration")
+    if not config:
+        return None
+    api = {}
+    if as_bool((config.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled", False)):
+        api["EventBridgeConfiguration"] = {}
+    for cfn_kind, (api_kind, api_target, cfn_target) in _NOTIFICATION_KINDS.items():
+        for entry in config.get(cfn_kind) or []:
+            item = {api_target: entry.get(cfn_target), "Events": [entry.get("Event")]}
+            key_filter = _notification_filter(entry.get("Filter"))
+            if key_filter:
+                item["Filter"] = key_filter
+            api.setdefault(api_kind, []).append(item)
+    return api or None
+
+
 def desired_settings(props, bucket_name):
     """Settings a bucket should have, from its resolved properties, in S3 API shapes.
 
     A value of None means the template declares nothing for that setting,
-    except for ``logging`` and ``lifecycle`` where None means "none at all"
-    and ``acl`` which is always set (CloudFormation's default is Private).
+    except for ``logging``, ``lifecycle``, ``inventory`` and ``notifications``
+    where None means "none at all" and ``acl`` which is always set
+    (CloudFormation's default is Private).
     """
     versioning = (props.get("VersioningConfiguration") or {}).get("Status")
     access_control = props.get("AccessControl") or "Private"
@@ -216,12 +289,15 @@ def desired_settings(props, bucket_name):
         "versioning": versioning,
         "lifecycle": _lifecycle(props),
         "logging": _logging(props, bucket_name),
+        "inventory": _inventory(props),
+        "notifications": _notifications(props),
         "tags": {t["Key"]: str(t.get("Value", "")) for t in props.get("Tags") or []},
     }
 
 
-# Settings whose absence in the template still says something (so parity enforces it).
-ALWAYS_MANAGED = ("acl", "lifecycle", "logging")
+# Settings whose absence in the template still says something (so parity enforces it): LocalStack's bucket
+# provider has no update, so an inventory or notification the template stops declaring stays unless removed.
+ALWAYS_MANAGED = ("acl", "lifecycle", "logging", "inventory", "notifications")
 
 
 def managed(name, desired):
@@ -257,6 +333,11 @@ def read_setting(session, bucket, name):
             return session.read("s3", "get_bucket_lifecycle_configuration", Bucket=bucket).get("Rules") or None
         if name == "logging":
             return session.read("s3", "get_bucket_logging", Bucket=bucket).get("LoggingEnabled")
+        if name == "inventory":
+            return _read_inventory(session, bucket)
+        if name == "notifications":
+            answer = session.read("s3", "get_bucket_notification_configuration", Bucket=bucket)
+            return {k: v for k, v in answer.items() if k in NOTIFICATION_KEYS and v is not None} or None
         if name == "tags":
             tags = session.read("s3", "get_bucket_tagging", Bucket=bucket).get("TagSet", [])
             return {t["Key"]: t.get("Value", "") for t in tags}
@@ -269,7 +350,33 @@ def read_setting(session, bucket, name):
     raise ValueError(f"unknown bucket setting {name}")
 
 
+NOTIFICATION_KEYS = (
+    "TopicConfigurations",
+    "QueueConfigurations",
+    "LambdaFunctionConfigurations",
+    "EventBridgeConfiguration",
+)
+
+
+def _read_inventory(session, bucket):
+    """Every inventory configuration of the bucket (ListBucketInventoryConfigurations pages), None when none."""
+    found, token = [], None
+    while True:
+        params = {"Bucket": bucket}
+        if token:
+            params["ContinuationToken"] = token
+        page = session.read("s3", "list_bucket_inventory_configurations", **params)
+        found.extend(page.get("InventoryConfigurationList") or [])
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return found or None
+
+
 def forget_setting(session, bucket, name):
+    if name == "inventory":
+        # only the first page is forgotten: a bucket has at most a few configurations
+        session.forget("s3", "list_bucket_inventory_configurations", Bucket=bucket)
+        return
     operation = {
         "encryption": "get_bucket_encryption",
         "versioning": "get_bucket_versioning",
@@ -280,6 +387,7 @@ def forget_setting(session, bucket, name):
         "logging": "get_bucket_logging",
         "tags": "get_bucket_tagging",
         "policy": "get_bucket_policy",
+        "notifications": "get_bucket_notification_configuration",
     }[name]
     session.forget("s3", operation, Bucket=bucket)
 
@@ -431,6 +539,65 @@ def normalize_public_access_block(config):
     return {flag: bool(config.get(flag, False)) for flag in PAB_FLAGS}
 
 
+def _optional_fields(value):
+    # moto answers a list as {"Field": [...]}; S3 as a list
+    if isinstance(value, dict):
+        value = value.get("Field") or []
+    return sorted([value] if isinstance(value, str) else value or [])
+
+
+def normalize_inventory_config(config):
+    """One inventory configuration (API shape) as a comparable dict."""
+    dest = (config.get("Destination") or {}).get("S3BucketDestination") or {}
+    return {
+        "enabled": as_bool(config.get("IsEnabled", False)),
+        "bucket": dest.get("Bucket"),
+        "format": dest.get("Format"),
+        "prefix": dest.get("Prefix") or "",
+        "account": str(dest["AccountId"]) if dest.get("AccountId") else None,
+        "encryption": sorted(dest.get("Encryption") or {}),
+        "filter_prefix": (config.get("Filter") or {}).get("Prefix") or "",
+        "versions": config.get("IncludedObjectVersions"),
+        "fields": _optional_fields(config.get("OptionalFields")),
+        "frequency": (config.get("Schedule") or {}).get("Frequency"),
+    }
+
+
+def inventory_differences(desired, live):
+    """Human-readable differences between desired and live inventory configurations, matched by Id."""
+    live_by_id = {c.get("Id"): c for c in live or []}
+    problems = []
+    for config in desired or []:
+        got = live_by_id.pop(config.get("Id"), None)
+        if got is None:
+            problems.append(f"inventory {config.get('Id')} is missing")
+            continue
+        want_n, got_n = normalize_inventory_config(config), normalize_inventory_config(got)
+        fields = sorted(k for k in want_n if want_n[k] != got_n[k])
+        if fields:
+            problems.append(f"inventory {config.get('Id')} differs in {', '.join(fields)}")
+    problems.extend(f"inventory {config_id} is not declared in the template" for config_id in sorted(live_by_id))
+    return problems
+
+
+def _filter_rules(item):
+    rules = ((item.get("Filter") or {}).get("Key") or {}).get("FilterRules") or []
+    # S3 gives rule names back capitalised ("Prefix"), CloudFormation takes "prefix"
+    return tuple(sorted((str(r.get("Name", "")).lower(), r.get("Value", "")) for r in rules))
+
+
+def normalize_notifications(config):
+    """A notification configuration (API shape) as comparable data; S3's generated Ids are left out."""
+    config = config or {}
+    out = {"eventbridge": "EventBridgeConfiguration" in config and config["EventBridgeConfiguration"] is not None}
+    for api_kind, api_target, _cfn in _NOTIFICATION_KINDS.values():
+        out[api_kind] = sorted(
+            (item.get(api_target), tuple(sorted(item.get("Events") or [])), _filter_rules(item))
+            for item in config.get(api_kind) or []
+        )
+    return out
+
+
 def setting_matches(name, desired, live, keys=None):
     """True when the live setting already is what the template declares."""
     if name == "acl":
@@ -445,6 +612,10 @@ def setting_matches(name, desired, live, keys=None):
         return normalize_logging(desired, compare_format) == normalize_logging(live, compare_format)
     if name == "public_access_block":
         return normalize_public_access_block(desired) == normalize_public_access_block(live)
+    if name == "inventory":
+        return not inventory_differences(desired, live)
+    if name == "notifications":
+        return normalize_notifications(desired) == normalize_notifications(live)
     if name == "tags":
         return all((live or {}).get(k) == v for k, v in (desired or {}).items())
     return desired == live
@@ -480,6 +651,30 @@ def put_setting(session, bucket, name, desired):
     elif name == "logging":
         status = {"LoggingEnabled": desired} if desired else {}
         session.call("s3", "put_bucket_logging", Bucket=bucket, BucketLoggingStatus=status)
+    elif name == "inventory":
+        _put_inventory(session, bucket, desired or [])
+    elif name == "notifications":
+        # One put replaces the whole configuration: ``desired`` holds every kind the template declares.
+        session.call(
+            "s3", "put_bucket_notification_configuration", Bucket=bucket, NotificationConfiguration=desired or {}
+        )
     else:
         raise ValueError(f"unknown bucket setting {name}")
     forget_setting(session, bucket, name)
+
+
+def _put_inventory(session, bucket, desired):
+    """Put each declared configuration that differs and delete the undeclared ones (they are kept by Id)."""
+    live = {c.get("Id"): c for c in _read_inventory(session, bucket) or []}
+    for config in desired:
+        current = live.pop(config["Id"], None)
+        if current is None or inventory_differences([config], [current]):
+            session.call(
+                "s3",
+                "put_bucket_inventory_configuration",
+                Bucket=bucket,
+                Id=config["Id"],
+                InventoryConfiguration=config,
+            )
+    for config_id in live:
+        session.call("s3", "delete_bucket_inventory_configuration", Bucket=bucket, Id=config_id)

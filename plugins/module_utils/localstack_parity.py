@@ -1,11 +1,11 @@
 # Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Bring a LocalStack stack's buckets, log group and schedule rule to what its template declares.
+"""Bring a LocalStack stack's buckets, log group and rules to what its template declares.
 
 LocalStack's CloudFormation reports CREATE_COMPLETE but drops some settings
-(bucket encryption, logging, lifecycle, public access block, ownership, a
-private ACL; log-group retention and key; rule tags and schedule updates; the inline policies of a role
+(bucket encryption, logging, lifecycle, inventory, EventBridge notifications, public access block,
+ownership, a private ACL; log-group retention and key; rule tags and schedule updates; the inline policies of a role
 that it replaces when its trust policy changes).
 Used by the localstack_parity and post_deploy modules; on AWS it is not needed
 (there drift_repair.bucket_drift compares the same bucket settings, with the same
@@ -65,6 +65,27 @@ def apply_monitor(module, session, keys, model, parts, applied, notes):
                 mp.apply_rule_tags(session, rule["Arn"], missing)
             except AWS_ERRORS as e:
                 module.fail_json_aws(e, msg=f"cannot tag rule {rule_name}", applied=applied)
+
+
+def apply_upload_rule_tags(module, session, model, parts, applied):
+    """The upload check rule's tags, dropped like the schedule rule's (its pattern and target are kept)."""
+    if not parts.upload_rule:
+        return
+    tags = mp.declared_tags(model, parts.upload_rule)
+    rule_name = rule_name_from_physical_id(parts.name(parts.upload_rule))
+    try:
+        rule_arn = session.read("events", "describe_rule", Name=rule_name)["Arn"]
+        missing = mp.missing_rule_tags(session, rule_arn, tags) if tags else {}
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg=f"cannot read rule {rule_name}", applied=applied)
+    if not missing:
+        return
+    applied.append("upload_rule.tags")
+    if not module.check_mode:
+        try:
+            mp.apply_rule_tags(session, rule_arn, missing)
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"cannot tag rule {rule_name}", applied=applied)
 
 
 def removed_aliases(model):
@@ -132,6 +153,7 @@ def apply_parity(module, session, model):
     notes = []
     reconcile_buckets(module, session, keys, buckets, applied, notes, written=[], failure=lambda: {"applied": applied})
     apply_monitor(module, session, keys, model, parts, applied, notes)
+    apply_upload_rule_tags(module, session, model, parts, applied)
     apply_role_policies(module, session, parts, applied)
     apply_removed_aliases(module, session, model, applied)
     return {

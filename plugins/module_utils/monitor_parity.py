@@ -61,11 +61,14 @@ def apply_log_group(session, name, desired, changes, notes):
     session.forget("logs", "paginate:describe_log_groups", logGroupNamePrefix=name)
 
 
+def declared_tags(model, logical_id):
+    return {t["Key"]: str(t.get("Value", "")) for t in model.properties(logical_id).get("Tags") or []}
+
+
 def desired_rule_tags(model, parts):
     if not parts.rule:
         return None, {}
-    props = model.properties(parts.rule)
-    return parts.rule, {t["Key"]: str(t.get("Value", "")) for t in props.get("Tags") or []}
+    return parts.rule, declared_tags(model, parts.rule)
 
 
 # LocalStack schedules a rule only when the rule is created: neither a stack update nor put_rule on the

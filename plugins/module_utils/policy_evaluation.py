@@ -77,6 +77,7 @@ CONDITION_KEYS = {
     "kms:resourcealiases": "multi",
     "kms:encryptioncontext:aws:logs:arn": "arn",
     "kms:encryptioncontext:aws:s3:arn": "arn",
+    "cloudwatch:namespace": "string",
 }
 
 _BASE_OPERATORS = {

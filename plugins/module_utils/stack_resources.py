@@ -26,6 +26,7 @@ class StackParts:
             "AWS::Lambda::Function", ("StorageMonitoringFunctionName", "StorageMonitoringFunctionArn")
         )
         self.rule = model.find("AWS::Events::Rule", ("StorageMonitoringScheduleName",))
+        self.upload_rule = self._other_rule_of_function()
         self.roles = model.of_type("AWS::IAM::Role")
         self.data_bucket_policy = self._first("AWS::S3::BucketPolicy", "Bucket", self.data_bucket)
         self.logging_bucket_policy = self._first("AWS::S3::BucketPolicy", "Bucket", self.logging_bucket)
@@ -33,6 +34,18 @@ class StackParts:
         self.invoke_configs = self._all("AWS::Lambda::EventInvokeConfig", "FunctionName", self.function)
         self.permissions = self._all("AWS::Lambda::Permission", "FunctionName", self.function)
         self.role_policies = model.of_type("AWS::IAM::Policy")
+
+    def _other_rule_of_function(self):
+        """The one rule besides the schedule that targets the monitor function (the upload check), or None."""
+        if not self.function:
+            return None
+        found = []
+        for lid in self.model.of_type("AWS::Events::Rule"):
+            targets = (self.model.resources[lid].get("Properties") or {}).get("Targets") or []
+            arns = [t.get("Arn") for t in targets if isinstance(t, dict)]
+            if lid != self.rule and any(referenced_logical_id(a) == self.function for a in arns):
+                found.append(lid)
+        return found[0] if len(found) == 1 else None
 
     def _all(self, rtype, prop, target):
         if not target:

@@ -22,18 +22,23 @@ description:
     settings the template declares, directly through the S3 API.
   - "Settings, in the order applied: the ACL (C(AccessControl), default private), ownership controls,
     public access block, default encryption (SSE-KMS with the resolved key and C(BucketKeyEnabled)),
-    versioning, lifecycle rules, access logging (target bucket and prefix)."
+    versioning, lifecycle rules, access logging (target bucket and prefix), inventory configurations
+    (C(InventoryConfigurations), matched by id; undeclared ones are deleted), event notifications
+    (C(NotificationConfiguration); one put replaces the whole configuration, so it holds every declared kind,
+    C(EventBridgeConfiguration) included)."
   - The ACL is set before ownership controls, because ACL calls fail once C(BucketOwnerEnforced) is in
     force; if the bucket already enforces it, ownership is relaxed to C(ObjectWriter) for the ACL call
     and then set as declared.
   - Idempotent. Each setting is read and compared with the declared one, normalised (key ids, aliases
     and ARNs of the same KMS key are equal, lifecycle rules are compared field by field), and only the
     settings that differ are written.
-  - A template without C(LoggingConfiguration) or C(LifecycleConfiguration) for a bucket means none, so
+  - A template without C(LoggingConfiguration), C(LifecycleConfiguration), C(InventoryConfigurations) or
+    C(NotificationConfiguration) for a bucket means none, so
     live ones are removed; settings the template leaves out otherwise are not touched.
   - Also the monitor's log group (C(RetentionInDays) and C(KmsKeyId); LocalStack does not implement
     C(AssociateKmsKey), so a log group without its key is deleted and created again with it, which drops
-    its log events), the tags of the schedule rule, which LocalStack's CloudFormation drops as well, and the
+    its log events), the tags of the schedule rule and of the upload check rule, which LocalStack's
+    CloudFormation drops as well, and the
     rule's schedule expression, which it does not update.
   - The alias of a C(AWS::KMS::Alias) resource whose condition is now false (a stack switched to an external
     key) is deleted. LocalStack keeps it, AWS deletes it with the resource, and left behind it would make a

@@ -31,7 +31,8 @@ description:
     C(observed) and C(message); it does not stop the other checks.
   - Check ids are C(stack.status); C(bucket.encryption), C(bucket.bucket_key), C(bucket.versioning),
     C(bucket.public_access_block), C(bucket.ownership), C(bucket.acl), C(bucket.logging),
-    C(bucket.lifecycle), C(bucket.tags) and the same under C(logging_bucket.) when the stack has an
+    C(bucket.lifecycle), C(bucket.inventory), C(bucket.notifications), C(bucket.tags) and the same under
+    C(logging_bucket.) when the stack has an
     access-log bucket; C(bucket_policy.<Sid>), C(bucket_policy.no_public_allow) and the same under
     C(logging_bucket_policy.); C(kms.enabled), C(kms.rotation), C(kms.alias), C(kms.key_policy),
     C(kms.tags); for each role C(iam.<LogicalId>.trust_policy), C(.inline_only), C(.inline_policies),
@@ -39,7 +40,9 @@ description:
     C(lambda.memory_size), C(lambda.role), C(lambda.environment), C(lambda.log_group),
     C(lambda.log_group_encryption),
     C(lambda.on_failure_destination), C(lambda.permission), C(lambda.tags); C(events.rule),
-    C(events.target), C(events.tags); C(sns.topic), C(sns.encryption), C(sns.policy), C(sns.tags);
+    C(events.target), C(events.tags); C(events.upload_check.rule), C(events.upload_check.pattern),
+    C(events.upload_check.target), C(events.upload_check.tags); C(sns.topic), C(sns.encryption), C(sns.policy),
+    C(sns.tags);
     C(functional.probe_object) and C(functional.monitor_invoke).
 author:
   - TAP infrastructure team (@tap-infra)

@@ -33,15 +33,15 @@ def _embed_tool():
 
 MAX_TEMPLATE_BYTES = 51_200  # CloudFormation --template-body limit
 # Reserved for the embedded monitor: the bytes of the ZipFile block as it stands in the template (the
-# source without comments and docstrings, as tools/embed_monitor.py embeds it, plus 10 spaces of indentation
-# a line). The tool refuses a copy over the same number, so the two budgets cannot drift apart.
-# Figures when it was set (PublisherPrincipalArns and the KmsKeyId of an external key added):
-#   the template without the monitor   28,167 bytes, limit 51,200 - 22,700 = 28,500 (333 bytes of room)
-#   the embedded monitor               22,123 bytes (320 lines; the readable source is 22,903 bytes),
-#                                      budget 22,700 (577 bytes of room)
-#   the whole template                 50,290 bytes of 51,200 (910 bytes free)
-# Before, the budget was 24,000 (20,000 bytes of source + 10 x 400 lines) for a monitor embedded with its
-# comments (22,380 bytes) and the rest of the template was at 27,173 of 27,200.
+# wrapper and the compressed, base85-encoded code that tools/embed_monitor.py writes, plus 10 spaces of
+# indentation a line). The tool refuses a block over the same number, so the two budgets cannot drift apart.
+# Figures when it was set (issue 15: inventory, upload check, upload metrics; the block compressed):
+#   the template without the monitor   31,339 bytes, limit 51,200 - 16,000 = 35,200 (3,861 bytes of room)
+#   the embedded monitor               14,628 bytes (98 lines; the code without comments and docstrings is
+#                                      31,802 bytes, the readable source 39,343), budget 16,000
+#   the whole template                 45,967 bytes of 51,200 (5,233 bytes free)
+# Before, the monitor was embedded as text without comments (22,123 bytes, budget 22,700) and the whole
+# template stood at 50,290 bytes: no room for the inventory and upload checks.
 MONITOR_BUDGET_BYTES = _embed_tool().EMBEDDED_BUDGET
 ZIPFILE_MARKER = "      Code:\n        ZipFile: |\n"
 
@@ -69,6 +69,8 @@ REQUIRED_RESOURCES = {
     "AlertEmailSubscription": "AWS::SNS::Subscription",
     "StorageMonitoringSchedule": "AWS::Events::Rule",
     "StorageMonitoringPermission": "AWS::Lambda::Permission",
+    "UploadCheckRule": "AWS::Events::Rule",
+    "UploadCheckPermission": "AWS::Lambda::Permission",
 }
 CONDITIONAL_RESOURCES = {
     "LoggingBucket": "EnableLoggingCondition",
@@ -139,6 +141,7 @@ PHYSICAL_NAMES = {
     ("StorageMonitoringFunction", "FunctionName"): "eBook-StorageMonitoring-{env}",
     ("SNSAlertTopic", "TopicName"): "eBook-Alerts-{env}",
     ("StorageMonitoringSchedule", "Name"): "eBook-StorageMonitoring-Schedule-{env}",
+    ("UploadCheckRule", "Name"): "eBook-UploadCheck-{env}",
     ("S3AccessRole", "RoleName"): "eBook-S3Access-{env}",
     ("StorageMonitoringRole", "RoleName"): "eBook-StorageMonitoring-{env}",
     ("EbooksKmsKeyAlias", "AliasName"): "alias/ebooks-storage-{env}",
@@ -338,7 +341,8 @@ def test_zipfile_block_is_replaceable(template_text: str, resources: dict):
     assert template_text.count(ZIPFILE_MARKER) == 1
     code = resources["StorageMonitoringFunction"]["Properties"]["Code"]
     assert set(code) == {"ZipFile"}
-    assert "def handler(event, context)" in code["ZipFile"]
+    code = _embed_tool().unwrap(code["ZipFile"].splitlines())  # the monitor's code as the runtime decodes it
+    assert code is not None and "def handler(event, context)" in code
 
 
 # --------------------------------------------------------------------------- inventory
@@ -507,8 +511,10 @@ def test_no_wildcard_actions(resources: dict):
             if kind == "iam":
                 assert st["Effect"] == "Allow", (lid, st.get("Sid"))
                 assert not any(a.endswith(":*") for a in actions), (lid, st.get("Sid"))
-                if st.get("Resource") == "*":
-                    assert all(a.startswith("cloudwatch:GetMetric") for a in actions), (lid, st["Sid"])
+                if st.get("Resource") == "*":  # CloudWatch metrics have no resource ARN
+                    assert all(a.startswith("cloudwatch:") for a in actions), (lid, st["Sid"])
+                if "cloudwatch:PutMetricData" in actions:  # only into the stack's own namespace
+                    assert st["Condition"] == {"StringEquals": {"cloudwatch:namespace": "eBookStorage"}}
             if kind == "key" and "kms:*" in actions:
                 assert st["Sid"] == "EnableRootAccountAdministration"
 
@@ -548,10 +554,21 @@ def test_logging_bucket_configuration(resources: dict):
         r.get("ExpirationInDays") == {"Ref": "AccessLogRetentionDays"} for r in props["LifecycleConfiguration"]["Rules"]
     )
     statements = resources["LoggingBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    allow = [s for s in statements if s["Effect"] == "Allow"]
-    assert len(allow) == 1
-    assert allow[0]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
-    assert {"aws:SourceArn", "aws:SourceAccount"} <= {k for c in allow[0]["Condition"].values() for k in c}
+    allow = {s["Sid"]: s for s in statements if s["Effect"] == "Allow"}
+    assert set(allow) == {"AllowS3ServerAccessLogDelivery", "AllowS3InventoryDelivery"}
+    assert allow["AllowS3ServerAccessLogDelivery"]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    inventory = allow["AllowS3InventoryDelivery"]
+    assert inventory["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert inventory["Action"] == "s3:PutObject"
+    assert inventory["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::ebooks-storage-logs-${Environment}/inventory/*"
+    }
+    for statement in allow.values():  # confused deputy: only the data bucket of this account
+        assert {"aws:SourceArn", "aws:SourceAccount"} <= {k for c in statement["Condition"].values() for k in c}
+    expire = [r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Id") == "expire-inventory-reports"]
+    assert expire == [
+        {"Id": "expire-inventory-reports", "Status": "Enabled", "Prefix": "inventory/", "ExpirationInDays": 7}
+    ]
     assert {s["Sid"] for s in statements} >= {"DenyInsecureTransport"}
 
 
@@ -626,8 +643,22 @@ def test_monitoring_role_is_read_only_on_storage(resources: dict):
         "s3:GetBucketOwnershipControls",
         "s3:GetBucketLogging",
         "s3:GetObject",
+        "s3:GetObjectVersion",  # the upload check's HeadObject/GetObject name the uploaded version
     }
-    assert not {a for a in actions if a.startswith(("cloudwatch:", "kms:Decrypt", "kms:GenerateDataKey"))}
+    assert not {a for a in actions if a.startswith(("kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncrypt"))}
+    by_sid = {st.get("Sid"): st for st in _statements(doc) if isinstance(st, dict)}
+    # kms:Decrypt through S3 only, and only with the key in use: the created key by ARN, or the key the
+    # external alias names (one statement per alternative of CreateKmsKey).
+    created, external = [st for st in _statements(doc) if st.get("Sid") == "DecryptObjectsViaS3"]
+    for decrypt in (created, external):
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Condition"]["StringEquals"] == {
+            "kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+    assert "EbooksKmsKey" in str(created["Resource"]) and "*" not in str(created["Resource"])
+    assert external["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": {"Ref": "KmsKeyAlias"}}
+    cloudwatch = {a for a in actions if a.startswith("cloudwatch:")}
+    assert cloudwatch == {"cloudwatch:PutMetricData", "cloudwatch:GetMetricData"}
+    assert set(_as_list(by_sid["ReadInventoryReports"]["Action"])) == {"s3:ListBucket", "s3:GetObject"}
 
 
 def test_sns_topic_encrypted_and_restricted(resources: dict):
@@ -655,6 +686,37 @@ def test_lambda_function(resources: dict):
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     rule = resources["StorageMonitoringSchedule"]["Properties"]
     assert rule["ScheduleExpression"] == {"Ref": "MonitoringSchedule"}
+
+
+def test_upload_check_rule(resources: dict):
+    """S3 sends Object Created of the data bucket to EventBridge; the rule invokes the monitor for each."""
+    props = resources["EbooksS3Bucket"]["Properties"]
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    rule = resources["UploadCheckRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [{"Ref": "EbooksS3Bucket"}]}},
+    }
+    assert rule["State"] == "ENABLED"
+    function_arn = {"Fn::GetAtt": ["StorageMonitoringFunction", "Arn"]}
+    assert rule["Targets"] == [{"Id": "StorageMonitoringFunction", "Arn": function_arn}]
+    permission = resources["UploadCheckPermission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["UploadCheckRule", "Arn"]}
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_inventory_configuration(resources: dict):
+    """A daily inventory of every version into the log bucket, only when that bucket exists."""
+    inventory = resources["EbooksS3Bucket"]["Properties"]["InventoryConfigurations"]
+    condition, configs, otherwise = inventory["Fn::If"]
+    assert condition == "EnableLoggingCondition" and otherwise == {"Ref": "AWS::NoValue"}
+    (config,) = configs
+    assert config["Id"] == "daily" and config["Enabled"] is True
+    assert config["IncludedObjectVersions"] == "All" and config["ScheduleFrequency"] == "Daily"
+    assert config["Destination"]["Format"] == "CSV" and config["Destination"]["Prefix"] == "inventory"
+    assert set(config["OptionalFields"]) == {"Size", "LastModifiedDate", "EncryptionStatus", "BucketKeyStatus"}
 
 
 def test_conditional_resources_referenced_by_ref_only(resources: dict, template: dict):

@@ -161,6 +161,28 @@ class _Bucket:
             return bad(want, live, "; ".join(problems))
         return ok(expected, observed, "lifecycle rules are as declared")
 
+    def inventory(self):
+        want = self.desired["inventory"]
+        live = self.live("inventory")
+        expected = {c["Id"]: bs.normalize_inventory_config(c) for c in want or []}
+        observed = {c.get("Id"): bs.normalize_inventory_config(c) for c in live or []}
+        problems = bs.inventory_differences(want, live)
+        if problems:
+            return bad(expected, observed, "; ".join(problems))
+        if not want:
+            return ok(None, None, "no inventory configuration, as declared")
+        return ok(expected, observed, f"inventory configurations {sorted(expected)} are as declared")
+
+    def notifications(self):
+        want = bs.normalize_notifications(self.desired["notifications"])
+        got = bs.normalize_notifications(self.live("notifications"))
+        if got != want:
+            kinds = sorted(k for k in want if want[k] != got[k])
+            return bad(want, got, f"event notifications differ from the template: {', '.join(kinds)}")
+        if want["eventbridge"]:
+            return ok(want, got, "events go to EventBridge; the notification configuration is as declared")
+        return ok(want, got, "the notification configuration is as declared")
+
     def tags(self):
         return tags_subset(self.desired["tags"], self.live("tags"), "the bucket")
 
@@ -174,6 +196,8 @@ SETTINGS = (
     "acl",
     "logging",
     "lifecycle",
+    "inventory",
+    "notifications",
     "tags",
 )
 

@@ -9,6 +9,7 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils import policy_do
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_code
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import rule_name_from_physical_id
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import referenced_logical_id
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import Check
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import bad
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import compare
@@ -131,38 +132,39 @@ class _Function:
             return bad(expected, observed, "the event invoke configuration differs from the template")
         return ok(expected, observed, "failures go to the alert topic")
 
+    def _granted_rules(self):
+        """{declared SourceArn: live ARN} of the stack's rules that the template's permissions name."""
+        found = {}
+        for lid in self.ctx.parts.permissions:
+            source = (self.ctx.model.resources[lid].get("Properties") or {}).get("SourceArn")
+            rule_lid = referenced_logical_id(source)
+            if not rule_lid or self.ctx.model.resource_type(rule_lid) != "AWS::Events::Rule":
+                continue
+            rule_name = rule_name_from_physical_id(self.ctx.parts.name(rule_lid))
+            live = self.ctx.session.read("events", "describe_rule", Name=rule_name).get("Arn")
+            found[self.ctx.model.properties(lid).get("SourceArn")] = live
+        return found
+
     def permission(self):
         declared = []
         for lid in self.ctx.parts.permissions:
             props = self.ctx.model.properties(lid)
             declared.append({"Principal": props.get("Principal"), "SourceArn": props.get("SourceArn")})
-        rule_arn = None
-        if self.ctx.parts.rule:
-            rule_name = rule_name_from_physical_id(self.ctx.parts.name(self.ctx.parts.rule))
-            rule_arn = self.ctx.session.read("events", "describe_rule", Name=rule_name).get("Arn")
+        rules = self._granted_rules()
         try:
             answer = self.ctx.session.read("lambda", "get_policy", FunctionName=self.name)
         except AWS_ERRORS as e:
             if error_code(e) == "ResourceNotFoundException":
                 return bad(declared, None, "the function has no resource policy")
             raise
-        observed = []
-        for stmt in pd.statements(answer.get("Policy")):
-            principal = stmt.get("Principal")
-            if isinstance(principal, dict):
-                principal = principal.get("Service") or principal.get("AWS")
-            source = None
-            for entries in (stmt.get("Condition") or {}).values():
-                for key, value in (entries or {}).items():
-                    if key.lower() == "aws:sourcearn":
-                        source = value if isinstance(value, str) else (value or [None])[0]
-            observed.append({"Principal": principal, "SourceArn": source})
-        problems = []
+        observed = [_statement_source(stmt) for stmt in pd.statements(answer.get("Policy"))]
+        problems = [f"the template grants {want}, but that rule's ARN is {got}" for want, got in rules.items()
+                    if got != want]
+        problems += [f"the template grants {stmt['SourceArn']}, which is not a rule of the stack"
+                     for stmt in declared if stmt["SourceArn"] not in rules]
         for stmt in observed:
             if stmt["SourceArn"] is None:
                 problems.append(f"a statement for {stmt['Principal']} has no SourceArn condition")
-            elif rule_arn and stmt["SourceArn"] != rule_arn:
-                problems.append(f"a statement allows {stmt['SourceArn']}, not the schedule rule {rule_arn}")
             elif stmt not in declared:
                 problems.append(f"a statement for {stmt['Principal']} from {stmt['SourceArn']} is not declared")
         for stmt in declared:
@@ -172,13 +174,26 @@ class _Function:
             problems.append("the resource policy has no statement")
         if problems:
             return bad(declared, observed, "; ".join(problems))
-        return ok(declared, observed, "only the schedule rule may invoke the function")
+        return ok(declared, observed, f"only the rules the template grants may invoke the function: {sorted(rules)}")
 
     def tags(self):
         declared = declared_tags(self.ctx.model.properties(self.logical_id))
         arn = self.config().get("FunctionArn")
         live = self.ctx.session.read("lambda", "list_tags", Resource=arn).get("Tags") or {}
         return tags_subset(declared, live, "the function")
+
+
+def _statement_source(stmt):
+    """{"Principal", "SourceArn"} of a statement of the function's resource policy."""
+    principal = stmt.get("Principal")
+    if isinstance(principal, dict):
+        principal = principal.get("Service") or principal.get("AWS")
+    source = None
+    for entries in (stmt.get("Condition") or {}).values():
+        for key, value in (entries or {}).items():
+            if key.lower() == "aws:sourcearn":
+                source = value if isinstance(value, str) else (value or [None])[0]
+    return {"Principal": principal, "SourceArn": source}
 
 
 def checks(ctx):

@@ -4,6 +4,9 @@
 bucket configured as the template configures it, a logging bucket, and the
 alert topic with an SQS queue subscribed so that tests can read what the
 monitor published. The monitor's environment variables are set per test.
+`upload_event` is S3's "Object Created" event as the upload rule hands it to the
+function; `Stack.record_uploads` / `Stack.upload_metrics` write and read the
+upload metrics in moto's CloudWatch (which answers GetMetricData with sums).
 """
 
 import importlib.util
@@ -33,6 +36,18 @@ def load_module(name, path):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def upload_event(key, size=0, version_id=None, bucket=DATA_BUCKET):
+    """S3's "Object Created" event as EventBridge delivers it (`key` as given: S3 may send it URL-encoded)."""
+    obj = {"key": key, "size": size, "etag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0062E99A88DC407460"}
+    if version_id:
+        obj["version-id"] = version_id
+    return {"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
+            "source": "aws.s3", "account": "123456789012", "time": "2026-11-29T06:00:00Z", "region": REGION,
+            "resources": [f"arn:aws:s3:::{bucket}"],
+            "detail": {"version": "0", "bucket": {"name": bucket}, "object": obj, "request-id": "N4N7GDK58NMKJ12R",
+                       "requester": "123456789012", "source-ip-address": "10.0.0.1", "reason": "PutObject"}}
 
 
 def codes(report):
@@ -117,6 +132,42 @@ class Stack:
             self.put(key, b"n" * size)
         self.put("old/x.pdf", b"o" * 1000, days_old=3)
         self.put("old/y.epub", b"o" * 50, days_old=10)
+
+    def upload(self, key, body, **extra):
+        """Put an object and return the "Object Created" event S3 sends for it."""
+        put = self.put(key, body, **extra)
+        return upload_event(key, len(body), put.get("VersionId"))
+
+    def record_uploads(self, count, size, fmt="pdf", at=None):
+        """Record `count` uploads of `size` bytes in all as the upload check does (metrics of one format)."""
+        dims = self.mon.dimensions(DATA_BUCKET, fmt)
+        when = {"Timestamp": at} if at else {}
+        boto3.client("cloudwatch").put_metric_data(Namespace=self.mon.METRICS, MetricData=[
+            {"MetricName": "Uploads", "Dimensions": dims, "Value": count, "Unit": "Count", **when},
+            {"MetricName": "UploadBytes", "Dimensions": dims, "Value": size, "Unit": "Bytes", **when}])
+
+    def upload_metrics(self):
+        """The upload metrics of the last 24 hours by format: {fmt: (uploads, bytes)} for formats with data."""
+        end = datetime.now(UTC) + timedelta(minutes=1)
+        queries = [{"Id": f"{name.lower()}_{fmt}", "MetricStat": {"Period": 86400, "Stat": "Sum", "Metric": {
+            "Namespace": self.mon.METRICS, "MetricName": name, "Dimensions": self.mon.dimensions(DATA_BUCKET, fmt)}}}
+            for name in ("Uploads", "UploadBytes") for fmt in self.mon.FORMATS]
+        results = boto3.client("cloudwatch").get_metric_data(
+            MetricDataQueries=queries, StartTime=end - timedelta(days=1), EndTime=end)["MetricDataResults"]
+        sums = {r["Id"]: sum(r["Values"]) for r in results}
+        return {fmt: (sums[f"uploads_{fmt}"], sums[f"uploadbytes_{fmt}"]) for fmt in self.mon.FORMATS
+                if sums[f"uploads_{fmt}"]}
+
+    def write_inventory(self, records=None, when=None, **options):
+        """Write an S3 Inventory report into the log bucket as S3 does (tests/support/s3_inventory.py): of
+        `records` (Version tuples), by default of every version the data bucket holds now."""
+        from tests.support import s3_inventory
+
+        if records is None:
+            records = s3_inventory.records_from_bucket(self.s3, DATA_BUCKET)
+        return s3_inventory.write_inventory(s3_inventory.put_into_bucket(self.s3, LOG_BUCKET), records,
+                                            source_bucket=DATA_BUCKET, destination_bucket=LOG_BUCKET, when=when,
+                                            **options)
 
     def run(self, event=None, context=None):
         return self.mon.handler({} if event is None else event, context)

@@ -1,7 +1,9 @@
 """tools/embed_monitor.py on a copy of a small template of the real one's shape (never on files/TapStack.yml),
-its stripping of comments and docstrings, and the real template's copy of the monitor."""
+its stripping of comments and docstrings, its compressed wrapper, and the real template's copy of the monitor."""
 
 import ast
+import linecache
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +32,15 @@ def zipfile(text, resource="StorageMonitoringFunction"):
     return yaml.load(text, Loader=CfnLoader)["Resources"][resource]["Properties"]["Code"]["ZipFile"]
 
 
+def carried(embed, text):
+    """The code a template's monitor block carries, decoded as the Lambda runtime will."""
+    return embed.unwrap(zipfile(text).splitlines())
+
+
+def block_of(embed, code, indent=10):
+    return "".join(" " * indent + line + "\n" for line in embed.wrap(code))
+
+
 @pytest.fixture(scope="module")
 def stripped(embed):
     """The monitor's source as the template embeds it."""
@@ -53,7 +64,7 @@ def test_check_detects_drift_and_says_how_to_fix(template):
     assert template.read_bytes() == before
 
 
-def test_rewrite_embeds_the_stripped_source_and_leaves_every_other_byte_alone(template, stripped):
+def test_rewrite_embeds_the_stripped_source_and_leaves_every_other_byte_alone(template, stripped, embed):
     old = template.read_text()
     result = run("--template", template)
     assert result.returncode == 0, result.stderr
@@ -62,9 +73,8 @@ def test_rewrite_embeds_the_stripped_source_and_leaves_every_other_byte_alone(te
     head, tail = old.split(STUB)
     assert new.startswith(head) and new.endswith(tail)
     assert tail.startswith("\n      Tags:")  # the blank line after the block is kept
-    block = new[len(head):len(new) - len(tail)]
-    assert block == "".join(("          " + line if line.strip() else line) for line in stripped.splitlines(True))
-    assert zipfile(new) == stripped
+    assert new[len(head):len(new) - len(tail)] == block_of(embed, stripped)
+    assert carried(embed, new) == stripped
     assert zipfile(new, "HelperFunction") == zipfile(old, "HelperFunction")
     assert run("--check", "--template", template).returncode == 0
 
@@ -78,36 +88,57 @@ def test_rewrite_is_idempotent(template):
     assert template.read_bytes() == once
 
 
-def test_check_detects_a_single_edited_line(template):
+def test_check_detects_a_single_edited_line(template, tmp_path):
     run("--template", template)
     text = template.read_text()
-    edited = text.replace('WINDOW, SAMPLES, WORKERS = timedelta(hours=24), 10, 16',
-                          'WINDOW, SAMPLES, WORKERS = timedelta(hours=48), 10, 16')
-    assert edited != text
-    template.write_text(edited)
+    edited = tmp_path / "edited.py"
+    edited.write_text(SOURCE.read_text().replace("WINDOW, SAMPLES, WORKERS = timedelta(hours=24), 10, 16",
+                                                 "WINDOW, SAMPLES, WORKERS = timedelta(hours=48), 10, 16"))
+    assert run("--template", template, "--source", edited).returncode == 0
+    assert template.read_text() != text
     result = run("--check", "--template", template)
     assert result.returncode == 1
+    assert "-WINDOW, SAMPLES, WORKERS = timedelta(hours=48)" in result.stderr  # a diff of the decoded code
     assert "+WINDOW, SAMPLES, WORKERS = timedelta(hours=24)" in result.stderr
     assert run("--template", template).returncode == 0
     assert template.read_text() == text
 
 
-def test_deeper_existing_indentation_is_kept(template, tmp_path):
+def test_a_damaged_payload_is_out_of_step(template, embed):
+    run("--template", template)
+    text = template.read_text()
+    payload = next(line for line in text.splitlines() if embed.PAYLOAD_LINE.match("    " + line.strip()))
+    damaged = payload[:-5] + ("A" if payload[-5] != "A" else "B") + payload[-4:]
+    template.write_text(text.replace(payload, damaged))
+    assert carried(embed, template.read_text()) is None
+    assert run("--check", "--template", template).returncode == 1
+    assert run("--template", template).returncode == 0
+    assert template.read_text() == text
+
+
+def test_show_prints_the_code_the_template_carries(template, stripped):
+    assert run("--show", "--template", template).returncode == 2  # the fixture's stub is not an embedded monitor
+    run("--template", template)
+    shown = run("--show", "--template", template)
+    assert shown.returncode == 0 and shown.stdout == stripped
+
+
+def test_deeper_existing_indentation_is_kept(template, tmp_path, embed):
     small = tmp_path / "small.py"
     small.write_text("import json\n\n\ndef handler(event, context):  # entry point\n    return json.dumps({})\n")
     template.write_text(template.read_text().replace(STUB, "    " + STUB))
     assert run("--template", template, "--source", small).returncode == 0
     text = template.read_text()
-    assert "\n              import json\n              def handler(event, context):\n" in text
-    assert zipfile(text) == "import json\ndef handler(event, context):\n    return json.dumps({})\n"
+    assert "\n              import base64, linecache, zlib\n" in text
+    assert carried(embed, text) == "import json\ndef handler(event, context):\n    return json.dumps({})\n"
 
 
-def test_crlf_template_stays_crlf(template, stripped):
+def test_crlf_template_stays_crlf(template, stripped, embed):
     template.write_bytes(FIXTURE.read_bytes().replace(b"\n", b"\r\n"))
     assert run("--template", template).returncode == 0
     data = template.read_bytes()
     assert data.count(b"\n") == data.count(b"\r\n")
-    assert zipfile(data.decode()) == stripped
+    assert carried(embed, data.decode().replace("\r\n", "\n")) == stripped
     assert run("--check", "--template", template).returncode == 0
 
 
@@ -130,8 +161,9 @@ def test_template_without_the_block_is_an_error(template, broken):
 
 def test_embedded_copy_over_budget_is_refused(template, tmp_path, embed):
     big = tmp_path / "big.py"
-    lines = embed.EMBEDDED_BUDGET // len("          PAD = 0\n") + 1
-    big.write_text("def handler(event, context):\n    return 1\n" + "PAD = 0\n" * lines)
+    noise = random.Random(0)  # incompressible values: the budget counts the compressed, encoded code
+    big.write_text("def handler(event, context):\n    return 1\n" + "".join(
+        f"PAD_{i} = 0x{noise.getrandbits(128):032x}\n" for i in range(embed.EMBEDDED_BUDGET // 16)))
     result = run("--template", template, "--source", big)
     assert result.returncode == 1
     assert f"over the {embed.EMBEDDED_BUDGET:,}-byte budget for the monitor" in result.stderr
@@ -145,7 +177,7 @@ def test_comments_and_docstrings_do_not_count_against_the_budget(template, tmp_p
     assert source.stat().st_size > embed.EMBEDDED_BUDGET
     result = run("--template", template, "--source", source)
     assert result.returncode == 0, result.stderr
-    assert zipfile(template.read_text()) == "def handler(event, context):\n    return 1\n"
+    assert carried(embed, template.read_text()) == "def handler(event, context):\n    return 1\n"
 
 
 def test_template_over_cloudformation_limit_is_refused(template, tmp_path):
@@ -162,8 +194,8 @@ def test_render_reports_change_and_keeps_trailing_newline(embed):
     new, changed, old_lines, new_lines = embed.render(text, "x = 1\n\n\ny = 2  # two\n")
     assert changed and old_lines == ['def handler(event, context): return {"status": "OK"}']
     assert new_lines == ["x = 1", "y = 2"]
-    assert "        ZipFile: |\n          x = 1\n          y = 2\n\n      Tags:" in new
-    assert embed.render(new, "x = 1\n\n\ny = 2  # two\n")[1] is False
+    assert "        ZipFile: |\n" + block_of(embed, "x = 1\ny = 2\n") + "\n      Tags:" in new
+    assert embed.render(new, "x = 1\n\n\ny = 2  # two\n") == (new, False, new_lines, new_lines)
 
 
 # --------------------------------------------------------------------------- strip
@@ -235,20 +267,24 @@ def test_stripped_monitor_is_the_same_program(embed, stripped):
 
 def test_template_embeds_the_stripped_source(embed, stripped):
     """files/TapStack.yml carries exactly the stripped monitor (what `embed_monitor.py --check` checks)."""
-    assert zipfile((ROOT / "files" / "TapStack.yml").read_text()) == stripped
+    assert carried(embed, (ROOT / "files" / "TapStack.yml").read_text()) == stripped
     assert run("--check").returncode == 0
 
 
 def test_embedded_monitor_is_within_its_budget(embed, stripped):
-    embedded = sum(len(line.encode()) + 10 + 1 for line in stripped.splitlines())
-    assert embedded <= embed.EMBEDDED_BUDGET
+    assert len(block_of(embed, stripped).encode()) <= embed.EMBEDDED_BUDGET
 
 
-def test_stripped_monitor_behaves_like_the_source(aws, monkeypatch, tmp_path, stripped):
-    """One healthy run and one with drift, with the embedded code, give the source's alerts and report keys."""
+def test_stripped_monitor_behaves_like_the_source(aws, monkeypatch, tmp_path, stripped, embed):
+    """The template's block as the Lambda runtime imports it (index.py): one healthy run and one with drift
+    give the source's alerts; tracebacks can show the code's lines."""
     index = tmp_path / "index.py"
-    index.write_text(stripped)
+    index.write_text(zipfile((ROOT / "files" / "TapStack.yml").read_text()))
     lambda_mon = load_module("storage_monitor_embedded", index)
+    decoded = lambda_mon.CODE  # what the wrapper ran
+    assert decoded == stripped and callable(lambda_mon.handler)
+    line = next(n for n, text in enumerate(stripped.splitlines(), 1) if text.startswith("def handler("))
+    assert linecache.getline(embed.CODE_NAME, line).startswith("def handler(")
     stack = Stack(monkeypatch, lambda_mon)
     stack.healthy_content()
     report = stack.run()

@@ -1,19 +1,40 @@
 """Each alert: raised when its condition holds, absent on a healthy bucket, with severity and an action."""
 
 import pytest
-from .support import DATA_BUCKET, LOG_BUCKET, alert_of, codes
+from .support import DATA_BUCKET, LOG_BUCKET, ROOT, alert_of, codes
 
 DOCUMENTED = {
     "CHECK_FAILED": "critical", "KMS_KEY_NOT_ENABLED": "critical", "VERSIONING_NOT_ENABLED": "critical",
     "DEFAULT_ENCRYPTION_DRIFT": "critical", "PUBLIC_ACCESS_BLOCK_OFF": "critical", "ACLS_ENABLED": "critical",
     "LOGGING_DRIFT": "warning", "OBJECT_NOT_KMS": "critical", "UPLOADS_NONE": "critical",
     "UPLOADS_LOW": "warning", "UPLOADS_HIGH": "warning", "UNSUPPORTED_FORMAT": "warning",
-    "STORAGE_THRESHOLD_EXCEEDED": "warning",
+    "STORAGE_THRESHOLD_EXCEEDED": "warning", "EMPTY_OBJECT": "warning", "INVENTORY_STALE": "warning",
 }
+
+
+def documented_alerts():
+    """docs/monitor.md's alert table: {code: (severity, raised when, operator action)}, backticks removed."""
+    rows = {}
+    for line in (ROOT / "docs" / "monitor.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip().replace("`", "") for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 4 and cells[1] in ("critical", "warning"):
+            rows[cells[0]] = tuple(cells[1:])
+    return rows
 
 
 def test_alert_table_matches_the_documented_codes_and_severities(mon):
     assert {code: entry[0] for code, entry in mon.ALERTS.items()} == DOCUMENTED
+    assert {code: row[0] for code, row in documented_alerts().items()} == DOCUMENTED
+
+
+@pytest.mark.parametrize("code", ["EMPTY_OBJECT", "INVENTORY_STALE"])
+def test_new_alerts_are_documented_with_the_fix_their_message_gives(mon, code):
+    assert documented_alerts()[code][2] == mon.ALERTS[code][1]
+
+
+def test_documented_check_failed_row_names_every_check(mon):
+    raised_when = documented_alerts()["CHECK_FAILED"][1]
+    assert [check for check in mon.ACTIONS if check not in raised_when] == []
 
 
 def test_healthy_bucket_raises_none_of_the_alerts(healthy):

@@ -29,7 +29,8 @@ def test_object_overwritten_today_counts_as_an_upload_and_leaves_a_noncurrent_ve
     stack.put("book.pdf", b"b" * 30)
     report = stack.run()
     assert report["objects"]["total"] == 1
-    assert report["uploads_last_24h"] == {"count": 1, "bytes": 30, "expected": 4, "deviation_percent": 50}
+    assert report["uploads_last_24h"] == {"count": 1, "bytes": 30, "expected": 4, "deviation_percent": 50,
+                                          "source": "listing"}
     assert report["noncurrent_versions"] == {"count": 1, "bytes": 10}
 
 
@@ -66,14 +67,17 @@ def test_new_objects_are_checked_with_head_requests_and_old_ones_are_not(healthy
     assert report["requests"]["HeadObject"] == 4  # the four uploads of the day, not the two old books
     assert report["encryption_check"] == {"expected_key": healthy.key_arn, "new_objects": 4, "cap": 8,
                                           "cap_reached": False, "checked": 4, "not_kms": 0, "unchecked": 0,
-                                          "errors": 0}
+                                          "errors": 0, "source": "listing"}
 
 
 def test_requests_are_counted_by_operation(healthy):
     report = healthy.run()
+    # ListObjectsV2: the look for an inventory report in the log bucket (none: the listing counts, and its
+    # complete count of uploads needs no GetMetricData)
     assert report["requests"] == {"DescribeKey": 1, "GetBucketEncryption": 1, "GetBucketLogging": 1,
                                   "GetBucketOwnershipControls": 1, "GetBucketVersioning": 1,
-                                  "GetPublicAccessBlock": 1, "HeadObject": 4, "ListObjectVersions": 1}
+                                  "GetPublicAccessBlock": 1, "HeadObject": 4, "ListObjectVersions": 1,
+                                  "ListObjectsV2": 1}
 
 
 def test_head_request_cap_limits_requests_and_is_reported(healthy):
@@ -95,7 +99,7 @@ def test_pagination_beyond_one_page_with_2500_objects(stack):
     assert report["bytes"]["total"] == 2500
     assert report["uploads_last_24h"]["count"] == 2500
     assert report["requests"]["ListObjectVersions"] == 3
-    assert report["inventory"] == {"complete": True, "pages": 3}
+    assert report["inventory"] == {"complete": True, "pages": 3, "source": "listing", "date": None, "files": 0}
     assert report["requests"]["HeadObject"] == 25  # capped, not one per object
     assert report["encryption_check"]["cap_reached"] is True
     assert "UPLOADS_LOW" not in codes(report) and "UPLOADS_HIGH" not in codes(report)
@@ -108,7 +112,8 @@ def test_empty_bucket(stack):
     assert report["largest_object"] == {"key": None, "bytes": 0}
     assert report["noncurrent_versions"] == {"count": 0, "bytes": 0}
     assert report["delete_markers"] == {"count": 0}
-    assert report["inventory"] == {"complete": True, "pages": 1}
+    assert report["inventory"] == {"complete": True, "pages": 1, "source": "listing", "date": None, "files": 0}
+    assert report["uploads_last_24h"]["source"] == "listing"
     assert codes(report) == ["UPLOADS_NONE"]
     assert "HeadObject" not in report["requests"]
 
@@ -148,7 +153,9 @@ def test_summary_is_a_readable_table(healthy):
         "METRIC"))):]}
     assert table["Objects"] == "7 (2.0 KiB)"
     assert table["pdf"] == "3 (1.5 KiB)"
-    assert table["Uploads last 24 h"] == "5 (1,001 B), expected 4 +/-50%"
+    assert table["Uploads last 24 h"] == "5 (1,001 B), expected 4 +/-50%, from listing"
+    assert table["New objects checked"] == "5 of 5, 0 not SSE-KMS"
+    assert table["Inventory"].startswith("complete listing, ")
     assert table["Versioning"] == "Enabled"
     assert table["Public access block"] == "all on"
     assert table["Access logging"] == LOG_BUCKET

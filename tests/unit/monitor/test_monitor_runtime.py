@@ -70,12 +70,20 @@ def test_failed_publication_fails_the_invocation(healthy, fail_call):
 @pytest.mark.parametrize("environment", ["dev", "prod", "x" * 300])
 def test_subject_is_at_most_100_characters(mon, environment):
     alerts = [{"severity": "critical"}] * 12 + [{"severity": "warning"}] * 3
-    report = {"status": "ALERT", "environment": environment, "generated_at": "2026-11-29T06:00:00Z", "alerts": alerts}
+    report = {"status": "ALERT", "environment": environment, "generated_at": "2026-11-29T06:00:00Z", "alerts": alerts,
+              "trigger": "schedule"}
     subject = mon.subject(report)
     assert len(subject) <= 100
     assert subject.startswith(f"[ALERT] eBook storage {environment[:20]}")
     if environment != "x" * 300:
         assert subject == f"[ALERT] eBook storage {environment} 2026-11-29: 15 alerts (12 critical)"
+
+
+@pytest.mark.parametrize(("trigger", "what"), [("upload", "upload"), ("manual", "storage"), ("schedule", "storage")])
+def test_subject_names_an_upload_check_apart_from_the_daily_report(mon, trigger, what):
+    report = {"status": "ALERT", "environment": "dev", "generated_at": "2026-11-29T06:00:00Z",
+              "alerts": [{"severity": "warning"}], "trigger": trigger}
+    assert mon.subject(report) == f"[ALERT] eBook {what} dev 2026-11-29: 1 alert"
 
 
 def test_published_subject_fits_sns_limit(stack):
@@ -130,14 +138,17 @@ def test_access_denied_on_a_configuration_read_keeps_the_rest_of_the_report(heal
     assert any(line.startswith("Versioning") and line.endswith("unknown") for line in report["summary"])
 
 
-def test_access_denied_on_listing_gives_a_partial_report_without_upload_alerts(healthy, fail_call):
+def test_access_denied_on_listing_takes_the_uploads_from_the_metrics(healthy, fail_call):
+    healthy.record_uploads(4, 1000)  # the upload check recorded the day's four uploads
     fail_call("ListObjectVersions")
     report = healthy.run()
     alert = alert_of(report, "CHECK_FAILED")
     assert (alert["check"], alert["error"]) == ("inventory", "AccessDenied")
     assert "s3:ListBucketVersions" in alert["message"]
     assert report["inventory"]["complete"] is False
-    assert "UPLOADS_NONE" not in codes(report)
+    assert report["uploads_last_24h"]["source"] == "metrics"
+    assert (report["uploads_last_24h"]["count"], report["uploads_last_24h"]["bytes"]) == (4, 1000)
+    assert not [c for c in codes(report) if c.startswith("UPLOADS_")]
     assert report["configuration"]["versioning"] == "Enabled"
     assert len(healthy.messages()) == 1
 
@@ -173,11 +184,15 @@ def test_object_deleted_between_listing_and_head_is_ignored(healthy, fail_call):
 
 def test_listing_stops_in_time_and_says_the_counts_are_partial(stack):
     stack.bulk_put(f"bulk/{i:04d}.pdf" for i in range(1001))
+    stack.record_uploads(1001, 1001)  # as the upload check recorded them
+    stack.env(EXPECTED_DAILY_UPLOADS="1001", MAX_HEAD_REQUESTS="8")
     report = stack.run(context=context(30))
     alert = alert_of(report, "CHECK_FAILED")
     assert (alert["check"], alert["error"]) == ("inventory", "TimeBudget")
-    assert report["inventory"] == {"complete": False, "pages": 1}
+    assert report["inventory"] == {"complete": False, "pages": 1, "source": "listing", "date": None, "files": 0}
     assert report["objects"]["total"] == 1000
+    # the uploads come whole from the metrics, not from the cut listing (which saw 1,000 of the 1,001)
+    assert (report["uploads_last_24h"]["count"], report["uploads_last_24h"]["source"]) == (1001, "metrics")
     assert not [c for c in codes(report) if c.startswith("UPLOADS_")]
     assert len(stack.messages()) == 1
 

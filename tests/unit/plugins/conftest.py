@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -14,7 +15,16 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from tap_moto_stack import create_complete_stack  # noqa: E402
+from tap_moto_stack import moto_s3_fixes  # noqa: E402
 from tap_moto_stack import template_text as read_template  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _moto_s3_fixes():
+    with contextlib.ExitStack() as stack:
+        for patch in moto_s3_fixes():
+            stack.enter_context(patch)
+        yield
 
 
 @pytest.fixture(scope="session")

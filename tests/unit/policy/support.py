@@ -41,7 +41,18 @@ ROW_KEYS = {
     "configs",
     "after_stack_deletion",
 }
-REQUEST_KEYS = {"secure", "tls", "sse", "kms_key", "sse_c", "source_arn", "source_account", "object_key", "disabled"}
+REQUEST_KEYS = {
+    "secure",
+    "tls",
+    "sse",
+    "kms_key",
+    "sse_c",
+    "source_arn",
+    "source_account",
+    "object_key",
+    "disabled",
+    "namespace",
+}
 NAME_PROPERTIES = {
     "AWS::S3::Bucket": "BucketName",
     "AWS::IAM::Role": "RoleName",
@@ -270,6 +281,8 @@ def _context(stack, row, action):
             context["s3:x-amz-server-side-encryption-aws-kms-key-id"] = stack.spelling(request["kms_key"])
         if request.get("sse_c"):
             context["s3:x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+    if service == "cloudwatch" and "namespace" in request:  # PutMetricData's Namespace parameter
+        context["cloudwatch:namespace"] = request["namespace"]
     if service == "kms":  # KMS sets these on every request for a key
         context["kms:ResourceAliases"] = stack.keys()["data_key"][1]
         context["kms:CallerAccount"] = stack.account

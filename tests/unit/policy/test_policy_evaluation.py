@@ -439,3 +439,24 @@ def test_not_principal_raises():
         pe.decide(
             pe.Request(ALICE, "s3:GetObject", "arn:aws:s3:::b/k"), (), [("b", doc(statement))], resource_account=ACCOUNT
         )
+
+
+# -- CloudWatch, "Using condition keys to limit access to CloudWatch namespaces"
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html
+NAMESPACE = doc(
+    {
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "MyCustomNamespace"}},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("context", "expect"),
+    [({"cloudwatch:namespace": "MyCustomNamespace"}, True), ({"cloudwatch:namespace": "AWS/EC2"}, False), ({}, False)],
+)
+def test_cloudwatch_namespace_example(context, expect):
+    request = pe.Request(ALICE, "cloudwatch:PutMetricData", "*", context)
+    assert allowed(request, identity=[("ns", NAMESPACE)]) is expect

@@ -28,6 +28,7 @@ GAPS = (
     "7-writes",
     "7-monitor-permissions",
     "8-publishers",
+    "9-inventory",
 )
 
 

@@ -208,3 +208,132 @@ def test_logging_and_public_access_block_compare():
     assert not bs.setting_matches("public_access_block", pab, dict(pab, BlockPublicPolicy=False))
     assert bs.setting_matches("tags", {"a": "1"}, {"a": "1", "b": "2"})
     assert not bs.setting_matches("tags", {"a": "1"}, {"a": "2"})
+
+
+INVENTORY_PROPS = {
+    "InventoryConfigurations": [
+        {
+            "Id": "daily",
+            "Enabled": "true",
+            "Destination": {"BucketArn": "arn:aws:s3:::logs", "Format": "CSV", "Prefix": "inventory"},
+            "IncludedObjectVersions": "All",
+            "OptionalFields": ["Size", "LastModifiedDate", "EncryptionStatus", "BucketKeyStatus"],
+            "ScheduleFrequency": "Daily",
+        }
+    ],
+    "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+}
+
+# What ListBucketInventoryConfigurations answers for INVENTORY_PROPS (fields in another order).
+LIVE_INVENTORY = [
+    {
+        "Destination": {"S3BucketDestination": {"Bucket": "arn:aws:s3:::logs", "Format": "CSV", "Prefix": "inventory"}},
+        "IsEnabled": True,
+        "Id": "daily",
+        "IncludedObjectVersions": "All",
+        "OptionalFields": ["LastModifiedDate", "Size", "BucketKeyStatus", "EncryptionStatus"],
+        "Schedule": {"Frequency": "Daily"},
+    }
+]
+
+
+def test_inventory_and_eventbridge_in_api_shapes():
+    desired = bs.desired_settings(INVENTORY_PROPS, "books")
+    assert desired["inventory"] == [
+        {
+            "Id": "daily",
+            "IsEnabled": True,
+            "Destination": {
+                "S3BucketDestination": {"Bucket": "arn:aws:s3:::logs", "Format": "CSV", "Prefix": "inventory"}
+            },
+            "IncludedObjectVersions": "All",
+            "Schedule": {"Frequency": "Daily"},
+            "OptionalFields": ["Size", "LastModifiedDate", "EncryptionStatus", "BucketKeyStatus"],
+        }
+    ]
+    assert desired["notifications"] == {"EventBridgeConfiguration": {}}
+    nothing = bs.desired_settings({}, "books")
+    assert nothing["inventory"] is None and nothing["notifications"] is None
+    assert bs.managed("inventory", nothing) and bs.managed("notifications", nothing)
+
+
+def test_inventory_compares_by_id_and_field():
+    desired = bs.desired_settings(INVENTORY_PROPS, "books")["inventory"]
+    assert bs.inventory_differences(desired, LIVE_INVENTORY) == []
+    assert bs.setting_matches("inventory", desired, LIVE_INVENTORY)
+    weekly = [dict(LIVE_INVENTORY[0], Schedule={"Frequency": "Weekly"}, IncludedObjectVersions="Current")]
+    assert bs.inventory_differences(desired, weekly) == ["inventory daily differs in frequency, versions"]
+    other = [dict(LIVE_INVENTORY[0], Id="surprise")]
+    assert bs.inventory_differences(desired, other) == [
+        "inventory daily is missing",
+        "inventory surprise is not declared in the template",
+    ]
+    assert bs.setting_matches("inventory", None, None)
+    assert not bs.setting_matches("inventory", None, LIVE_INVENTORY)
+
+
+def test_a_notification_put_keeps_every_declared_kind():
+    """PutBucketNotificationConfiguration replaces the whole configuration: all declared kinds go in one put."""
+    props = {
+        "NotificationConfiguration": {
+            "EventBridgeConfiguration": {"EventBridgeEnabled": "true"},
+            "TopicConfigurations": [
+                {
+                    "Event": "s3:ObjectRemoved:*",
+                    "Topic": "arn:aws:sns:r:1:t",
+                    "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "books/"}]}},
+                }
+            ],
+            "LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": "arn:aws:lambda:r:1:function:f"}],
+        }
+    }
+    desired = bs.desired_settings(props, "books")["notifications"]
+    assert desired == {
+        "EventBridgeConfiguration": {},
+        "TopicConfigurations": [
+            {
+                "TopicArn": "arn:aws:sns:r:1:t",
+                "Events": ["s3:ObjectRemoved:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "books/"}]}},
+            }
+        ],
+        "LambdaFunctionConfigurations": [
+            {"LambdaFunctionArn": "arn:aws:lambda:r:1:function:f", "Events": ["s3:ObjectCreated:*"]}
+        ],
+    }
+    live = {
+        "EventBridgeConfiguration": {},
+        "TopicConfigurations": [
+            {
+                "Id": "generated",
+                "TopicArn": "arn:aws:sns:r:1:t",
+                "Events": ["s3:ObjectRemoved:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "Prefix", "Value": "books/"}]}},
+            }
+        ],
+        "LambdaFunctionConfigurations": [
+            {"Id": "x", "LambdaFunctionArn": "arn:aws:lambda:r:1:function:f", "Events": ["s3:ObjectCreated:*"]}
+        ],
+    }
+    assert bs.setting_matches("notifications", desired, live)
+    for kind in ("TopicConfigurations", "EventBridgeConfiguration"):
+        assert not bs.setting_matches("notifications", desired, {k: v for k, v in live.items() if k != kind}), kind
+    assert bs.setting_matches("notifications", None, {})
+    assert not bs.setting_matches("notifications", None, {"EventBridgeConfiguration": {}})
+
+
+def test_legacy_prefix_of_a_lifecycle_rule_is_the_filter_prefix():
+    """The log bucket's expire-inventory-reports rule uses the rule-level Prefix of CloudFormation."""
+    rule = {"Id": "expire-inventory-reports", "Status": "Enabled", "Prefix": "inventory/", "ExpirationInDays": 7}
+    api = bs.lifecycle_rule_to_api(rule)
+    assert api == {
+        "ID": "expire-inventory-reports",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "inventory/"},
+        "Expiration": {"Days": 7},
+    }
+    # as S3 (and LocalStack) answer GetBucketLifecycleConfiguration
+    live = [{"Expiration": {"Days": 7}, "ID": api["ID"], "Filter": {"Prefix": "inventory/"}, "Status": "Enabled"}]
+    assert bs.lifecycle_differences([api], live) == []
+    live[0]["Filter"] = {"Prefix": "inventory"}
+    assert bs.lifecycle_differences([api], live) == ["rule expire-inventory-reports differs in filter"]

@@ -15,6 +15,7 @@ from tap_moto_stack import REGION
 from tap_moto_stack import RULE
 from tap_moto_stack import STACK
 from tap_moto_stack import TAGS
+from tap_moto_stack import UPLOAD_RULE
 from tap_moto_stack import create_complete_stack
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.monitor_parity import SCHEDULED_TAG
@@ -63,8 +64,23 @@ def test_applies_what_the_template_declares_then_is_idempotent(moto, run, templa
         "data_bucket.versioning",
         "data_bucket.lifecycle",
         "data_bucket.logging",
+        "data_bucket.inventory",
+        "data_bucket.notifications",
     ]
     data = first["desired"]["data_bucket"]
+    assert data["settings"]["notifications"] == {"EventBridgeConfiguration": {}}
+    (inventory,) = data["settings"]["inventory"]
+    assert inventory["Destination"]["S3BucketDestination"] == {
+        "Bucket": f"arn:aws:s3:::{LOG_BUCKET}",
+        "Format": "CSV",
+        "Prefix": "inventory",
+    }
+    assert s3().get_bucket_notification_configuration(Bucket=DATA_BUCKET).get("EventBridgeConfiguration") == {}
+    listed = s3().list_bucket_inventory_configurations(Bucket=DATA_BUCKET)["InventoryConfigurationList"]
+    assert [(c["Id"], c["IncludedObjectVersions"], c["Schedule"]["Frequency"]) for c in listed] == [
+        ("daily", "All", "Daily")
+    ]
+    assert sorted(listed[0]["OptionalFields"]) == ["BucketKeyStatus", "EncryptionStatus", "LastModifiedDate", "Size"]
     assert data["bucket"] == DATA_BUCKET
     rule = data["settings"]["encryption"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == outputs["KmsKeyArn"]
@@ -274,3 +290,48 @@ def test_a_rule_whose_schedule_may_not_fire_is_created_again(moto, run, template
     assert after_targets == targets
     assert after_tags == dict(tags, **{SCHEDULED_TAG: before["ScheduleExpression"]})
     assert parity(run, template_text)["changed"] is False
+
+
+def test_upload_check_rule_tags_are_applied(moto, run, template_text):
+    """LocalStack keeps the upload check rule's pattern and target but drops its tags, like the schedule's."""
+    create_complete_stack()
+    events = boto3.client("events", region_name=REGION)
+    arn = events.describe_rule(Name=UPLOAD_RULE)["Arn"]
+    events.untag_resource(ResourceARN=arn, TagKeys=list(TAGS))
+    assert parity(run, template_text, check_mode=True)["applied"] == ["upload_rule.tags"]
+    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    assert parity(run, template_text)["applied"] == ["upload_rule.tags"]
+    assert {t["Key"]: t["Value"] for t in events.list_tags_for_resource(ResourceARN=arn)["Tags"]} == TAGS
+    assert parity(run, template_text)["changed"] is False
+
+
+def test_inventory_and_notifications_are_put_back_and_undeclared_ones_removed(moto, run, template_text):
+    create_complete_stack()
+    s3().delete_bucket_inventory_configuration(Bucket=DATA_BUCKET, Id="daily")
+    s3().put_bucket_notification_configuration(Bucket=DATA_BUCKET, NotificationConfiguration={})
+    undeclared = {
+        "Id": "extra",
+        "IsEnabled": True,
+        "Destination": {"S3BucketDestination": {"Bucket": f"arn:aws:s3:::{DATA_BUCKET}", "Format": "CSV"}},
+        "IncludedObjectVersions": "Current",
+        "Schedule": {"Frequency": "Weekly"},
+    }
+    s3().put_bucket_inventory_configuration(Bucket=LOG_BUCKET, Id="extra", InventoryConfiguration=undeclared)
+    result = parity(run, template_text)
+    assert result["applied"] == ["logging_bucket.inventory", "data_bucket.inventory", "data_bucket.notifications"]
+    assert s3().list_bucket_inventory_configurations(Bucket=LOG_BUCKET).get("InventoryConfigurationList", []) == []
+    listed = s3().list_bucket_inventory_configurations(Bucket=DATA_BUCKET)["InventoryConfigurationList"]
+    assert [c["Id"] for c in listed] == ["daily"]
+    assert s3().get_bucket_notification_configuration(Bucket=DATA_BUCKET).get("EventBridgeConfiguration") == {}
+    assert bucket_failures(run, template_text) == []
+    assert parity(run, template_text)["changed"] is False
+
+
+def test_logging_disabled_stack_declares_no_inventory(moto, run, template_text):
+    create_complete_stack(parameters={"EnableLogging": "false"}, bucket_settings=False)
+    result = parity(run, template_text)
+    settings = result["desired"]["data_bucket"]["settings"]
+    assert settings["inventory"] is None
+    assert settings["notifications"] == {"EventBridgeConfiguration": {}}
+    assert "data_bucket.inventory" not in result["applied"]
+    assert "data_bucket.notifications" in result["applied"]

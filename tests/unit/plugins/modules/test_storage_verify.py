@@ -22,6 +22,7 @@ from tap_moto_stack import RULE
 from tap_moto_stack import STACK
 from tap_moto_stack import TAGS
 from tap_moto_stack import TOPIC_ARN
+from tap_moto_stack import UPLOAD_RULE
 from tap_moto_stack import create_complete_stack
 from tap_moto_stack import create_stack
 from tap_moto_stack import queue_monitor_report
@@ -63,6 +64,15 @@ def test_every_check_passes_on_a_complete_stack(stack, run, template_text):
         "bucket.lifecycle",
         "bucket.tags",
         "logging_bucket.lifecycle",
+        "bucket.inventory",
+        "bucket.notifications",
+        "logging_bucket.inventory",
+        "logging_bucket.notifications",
+        "logging_bucket_policy.AllowS3InventoryDelivery",
+        "events.upload_check.rule",
+        "events.upload_check.pattern",
+        "events.upload_check.target",
+        "events.upload_check.tags",
         "bucket_policy.DenyInsecureTransport",
         "bucket_policy.DenyOutdatedTls",
         "bucket_policy.DenyWrongEncryptionHeader",
@@ -97,6 +107,14 @@ def test_every_check_passes_on_a_complete_stack(stack, run, template_text):
     assert check["expected"]["SSEAlgorithm"] == "aws:kms"
     assert check["observed"]["key_arn"] == check["expected"]["key_arn"]
     assert by_id(result)["events.rule"]["expected"] == {"State": "ENABLED", "ScheduleExpression": "cron(0 6 * * ? *)"}
+    assert by_id(result)["events.upload_check.pattern"]["observed"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [DATA_BUCKET]}},
+    }
+    permission = by_id(result)["lambda.permission"]
+    assert sorted(p["SourceArn"].rsplit("/", 1)[1] for p in permission["observed"]) == [RULE, UPLOAD_RULE]
+    assert by_id(result)["bucket.inventory"]["expected"]["daily"]["bucket"] == f"arn:aws:s3:::{LOG_BUCKET}"
 
 
 def test_deployed_template_is_the_default_reference(moto, run):
@@ -215,6 +233,20 @@ def _public_acl(outputs):
 
 def _lambda():
     return boto3.client("lambda", region_name=REGION)
+
+
+def _remove_permission_of(rule):
+    """Drop the function's resource policy statement for one rule (as if the permission were deleted)."""
+    policy = json.loads(_lambda().get_policy(FunctionName=FUNCTION)["Policy"])
+    (sid,) = [s["Sid"] for s in policy["Statement"] if json.dumps(s.get("Condition", {})).find(f"rule/{rule}") >= 0]
+    _lambda().remove_permission(FunctionName=FUNCTION, StatementId=sid)
+
+
+def _inventory(**changes):
+    s3 = _s3()
+    config = s3.get_bucket_inventory_configuration(Bucket=DATA_BUCKET, Id="daily")["InventoryConfiguration"]
+    config.update(changes)
+    s3.put_bucket_inventory_configuration(Bucket=DATA_BUCKET, Id=config["Id"], InventoryConfiguration=config)
 
 
 def _iam():
@@ -354,6 +386,28 @@ BREAKERS = {
         Name=RULE, ScheduleExpression="rate(1 minute)", State="ENABLED"
     ),
     "events.target": lambda o: _events().remove_targets(Rule=RULE, Ids=["StorageMonitoringFunction"]),
+    "events.upload_check.rule": lambda o: _events().disable_rule(Name=UPLOAD_RULE),
+    "events.upload_check.pattern": lambda o: _events().put_rule(
+        Name=UPLOAD_RULE,
+        EventPattern=json.dumps({"source": ["aws.s3"], "detail-type": ["Object Created"]}),
+        State="ENABLED",
+    ),
+    "events.upload_check.target": lambda o: _events().remove_targets(
+        Rule=UPLOAD_RULE, Ids=["StorageMonitoringFunction"]
+    ),
+    "events.upload_check.tags": lambda o: _events().untag_resource(
+        ResourceARN=_events().describe_rule(Name=UPLOAD_RULE)["Arn"], TagKeys=["Environment"]
+    ),
+    "lambda.permission/upload-rule": lambda o: _remove_permission_of(UPLOAD_RULE),
+    "bucket.inventory": lambda o: _s3().delete_bucket_inventory_configuration(Bucket=DATA_BUCKET, Id="daily"),
+    "bucket.inventory/weekly": lambda o: _inventory(Schedule={"Frequency": "Weekly"}),
+    "bucket.inventory/other-id": lambda o: _inventory(Id="extra"),
+    "bucket.notifications": lambda o: _s3().put_bucket_notification_configuration(
+        Bucket=DATA_BUCKET, NotificationConfiguration={}
+    ),
+    "logging_bucket.notifications": lambda o: _s3().put_bucket_notification_configuration(
+        Bucket=LOG_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    ),
     "sns.encryption": lambda o: _sns().set_topic_attributes(
         TopicArn=TOPIC_ARN, AttributeName="KmsMasterKeyId", AttributeValue=_other_key()
     ),
