@@ -46,7 +46,7 @@ teardown: ## Delete the dev/test stack (add PURGE=true to delete stored e-books 
 test: setup ## Run every test: lint, unit, integration on LocalStack, Molecule
 	@tools/run-tests.sh all
 
-lint: setup ## Static checks: yamllint, ansible-lint, ruff, cfn-lint, checkov, sanity
+lint: setup ## Static checks: yamllint, ruff, ansible-lint, sanity, the Galaxy importer
 	@tools/run-tests.sh lint
 
 unit: setup ## Unit tests (moto), no LocalStack

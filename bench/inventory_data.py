@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import config
 from tests.support import s3_inventory
+from tests.support.aws import bucket_names
 
 YEARS, DAILY = config.YEARS, config.DAILY_UPLOADS
 DAYS = 365 * YEARS
@@ -29,7 +30,8 @@ ROWS = DAILY * DAYS
 ROWS_PER_FILE = s3_inventory.ROWS_PER_FILE
 START = datetime(2023, 12, 2, tzinfo=UTC)  # three years up to the report
 REPORT_TIME = START + timedelta(days=DAYS, hours=1)  # S3 starts the day's scan after midnight
-SOURCE, DESTINATION = "ebooks-storage-prod-data", "ebooks-storage-logs-prod"
+# A prod data bucket and the access-log bucket its inventory reports go to, named as files/TapStack.yml names them.
+SOURCE, DESTINATION = bucket_names("prod")
 FORMATS = (("pdf", 0.50, 2_000_000, 20_000_000), ("epub", 0.35, 1_000_000, 8_000_000),
            ("mobi", 0.15, 1_000_000, 10_000_000))
 NOT_KMS_SHARE = 0.0005  # versions from an old SSE-S3 writer

@@ -66,6 +66,8 @@ lint() {
   stage monitor-embedded python tools/embed_monitor.py --check
   stage ansible-lint ansible-lint --profile production
   stage ansible-test-sanity tools/ansible-sanity.sh
+  # The built collection as Galaxy imports it (no container: sanity is the stage above).
+  stage galaxy-importer tools/galaxy-importer.sh
 }
 
 # cfn-lint and checkov run once, inside the unit tests (tests/unit/test_template.py).

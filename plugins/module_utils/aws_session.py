@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 try:
+    import botocore.config
     import botocore.exceptions
     import botocore.session
 except ImportError:
@@ -18,6 +20,13 @@ except ImportError:
 
 # Exceptions that count as a failed AWS call (a ClientError such as AccessDenied, or a botocore error).
 AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) if botocore else ()
+
+# The botocore settings of every client the collection's modules make (the one place they are defined): an
+# endpoint that stops answering stops a task within about a minute, not after botocore's 60 s read timeout
+# times 5 attempts of every call. A task's aws_config option wins key by key: amazon.aws merges it over the
+# config= that AwsSession.client passes to module.client (Config.merge, one level deep), so a ``retries``
+# given there replaces this one whole and should name its ``mode`` too.
+DEFAULT_AWS_CONFIG = {"connect_timeout": 5, "read_timeout": 15, "retries": {"max_attempts": 3, "mode": "standard"}}
 
 
 def error_code(exc):
@@ -37,6 +46,12 @@ def error_summary(exc):
     if isinstance(response, dict):
         message = (response.get("Error") or {}).get("Message") or message
     return {"error": error_code(exc), "message": message, "operation": getattr(exc, "operation_name", None)}
+
+
+def effective_aws_config(module, config=None):
+    """The botocore settings a client of this module run gets: DEFAULT_AWS_CONFIG, then *config* (the
+    module's own settings), then the task's aws_config, as amazon.aws merges them."""
+    return {**DEFAULT_AWS_CONFIG, **(config or {}), **(module.params.get("aws_config") or {})}
 
 
 def share_botocore_loader():
@@ -59,6 +74,8 @@ class AwsSession:
 
     ``call`` always uses the retry decorator; ``read`` also remembers the answer
     (or the error) so that several checks reading the same thing make one call.
+    Every client gets DEFAULT_AWS_CONFIG under the task's aws_config; after
+    ``assume_role`` the clients made from then on act as that role.
     """
 
     def __init__(self, module):
@@ -67,6 +84,7 @@ class AwsSession:
         self._clients = {}
         self._cache = {}
         self.calls = {}
+        self._credentials = {}
 
     def _count(self, model=None, **kwargs):
         if model is None:
@@ -74,13 +92,32 @@ class AwsSession:
         key = f"{model.service_model.service_name}:{model.name}"
         self.calls[key] = self.calls.get(key, 0) + 1
 
-    def client(self, service):
+    def client(self, service, config=None):
+        """The retrying client of *service*, made on first use; *config* (a dict of botocore settings of the
+        module's own, e.g. a connection pool size) goes between the defaults and the task's aws_config."""
         if service not in self._clients:
-            client = self.module.client(service, retry_decorator=AWSRetry.jittered_backoff())
+            # A copy: botocore rewrites the retries dict of the Config it is given.
+            settings = copy.deepcopy({**DEFAULT_AWS_CONFIG, **(config or {})})
+            client = self.module.client(
+                service,
+                retry_decorator=AWSRetry.jittered_backoff(),
+                config=botocore.config.Config(**settings),
+                **self._credentials,
+            )
             raw = getattr(client, "client", client)
             raw.meta.events.register("before-call", self._count)
             self._clients[service] = client
         return self._clients[service]
+
+    def assume_role(self, role_arn, session_name):
+        """Clients made from now on act as *role_arn* (STS AssumeRole, a one-hour session); clients already
+        made keep their identity. Raises the AWS error when the role cannot be assumed."""
+        credentials = self.call("sts", "assume_role", RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        self._credentials = dict(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
     def call(self, service, operation, **params):
         return getattr(self.client(service), operation)(aws_retry=True, **params)

@@ -99,7 +99,6 @@ class StackModel:
             {k: v for k, v in pseudo.items() if v is not None},
             physical_ids=physical,
             get_att=self._get_att,
-            import_value=None,
         )
         self._att_from_outputs = self._attributes_from_outputs()
 

@@ -11,7 +11,6 @@ instead of restating it.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
@@ -81,6 +80,10 @@ SHORT_TAGS = {
 }
 
 INTRINSIC_KEYS = frozenset(["Ref"] + [v for v in SHORT_TAGS.values() if v.startswith("Fn::")])
+# The intrinsic functions files/TapStack.yml uses, which the Resolver evaluates. Every CloudFormation tag
+# still loads (SHORT_TAGS), so that a template using another function fails with a message naming it.
+SUPPORTED = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::If",
+                       "Fn::Equals", "Fn::Not", "Fn::Or"})
 
 
 def _make_loader():
@@ -205,18 +208,17 @@ class Resolver:
     ``pseudo``: values of AWS::Region, AWS::AccountId, ... (AWS::NoValue is built in).
     ``physical_ids``: logical id -> physical id, for ``Ref`` to a resource.
     ``get_att``: callable(logical_id, attribute, path) -> value, for ``Fn::GetAtt``.
-    ``import_value``: optional callable(export_name, path) -> value.
-    ``get_azs``: optional callable(region, path) -> list.
+
+    Only the intrinsic functions files/TapStack.yml uses are resolved (SUPPORTED); any other fails with a
+    TemplateResolutionError that names it.
     """
 
-    def __init__(self, template, parameters, pseudo, physical_ids=None, get_att=None, import_value=None, get_azs=None):
+    def __init__(self, template, parameters, pseudo, physical_ids=None, get_att=None):
         self.template = template
         self.parameters = dict(parameters)
         self.pseudo = dict(pseudo)
         self.physical_ids = dict(physical_ids or {})
         self._get_att = get_att
-        self._import_value = import_value
-        self._get_azs = get_azs
         self._conditions = {}
         self._evaluating = set()
 
@@ -259,11 +261,11 @@ class Resolver:
                 if not isinstance(arg, list) or len(arg) != 1:
                     raise TemplateResolutionError(path, "Fn::Not takes a list of one condition")
                 return not self._condition_value(arg[0], f"{path}.Fn::Not[0]")
-            if key in ("Fn::And", "Fn::Or"):
+            if key == "Fn::Or":
                 if not isinstance(arg, list) or not arg:
-                    raise TemplateResolutionError(path, f"{key} takes a list of conditions")
-                values = [self._condition_value(a, f"{path}.{key}[{i}]") for i, a in enumerate(arg)]
-                return all(values) if key == "Fn::And" else any(values)
+                    raise TemplateResolutionError(path, "Fn::Or takes a list of conditions")
+                values = [self._condition_value(a, f"{path}.Fn::Or[{i}]") for i, a in enumerate(arg)]
+                return any(values)  # every operand evaluated (and checked), as CloudFormation does
         raise TemplateResolutionError(path, f"not a condition: {value!r}")
 
     def resource_active(self, logical_id):
@@ -289,6 +291,9 @@ class Resolver:
         """Resolve every intrinsic in ``value``; AWS::NoValue entries are dropped."""
         name = intrinsic_name(value)
         if name is not None:
+            if name not in SUPPORTED:
+                raise TemplateResolutionError(path, f"{name} is not supported: this collection resolves only "
+                                                    f"{', '.join(sorted(SUPPORTED))} (what files/TapStack.yml uses)")
             return getattr(self, "_fn_" + name.replace("Fn::", "").lower())(value[name], f"{path}.{name}")
         if isinstance(value, dict):
             out = {}
@@ -405,20 +410,6 @@ class Resolver:
         text = _to_str(self.resolve(arg[1], f"{path}[1]"), path)
         return text.split(delimiter)
 
-    def _fn_findinmap(self, arg, path):
-        if not isinstance(arg, list) or len(arg) not in (3, 4):
-            raise TemplateResolutionError(path, "Fn::FindInMap takes [map, top key, second key]")
-        names = [_to_str(self.resolve(a, f"{path}[{i}]"), path) for i, a in enumerate(arg[:3])]
-        mapping = (self.template.get("Mappings") or {}).get(names[0])
-        if mapping is None:
-            raise TemplateResolutionError(path, f"mapping {names[0]!r} is not defined")
-        try:
-            return self.resolve(mapping[names[1]][names[2]], f"Mappings.{names[0]}.{names[1]}.{names[2]}")
-        except (KeyError, TypeError):
-            if len(arg) == 4 and isinstance(arg[3], dict) and "DefaultValue" in arg[3]:
-                return self.resolve(arg[3]["DefaultValue"], f"{path}[3].DefaultValue")
-            raise TemplateResolutionError(path, f"mapping {names[0]} has no {names[1]}.{names[2]}") from None
-
     def _fn_if(self, arg, path):
         if not isinstance(arg, list) or len(arg) != 3:
             raise TemplateResolutionError(path, "Fn::If takes [condition, value if true, value if false]")
@@ -431,42 +422,8 @@ class Resolver:
     def _fn_not(self, arg, path):
         return self._condition_value({"Fn::Not": arg}, path)
 
-    def _fn_and(self, arg, path):
-        return self._condition_value({"Fn::And": arg}, path)
-
     def _fn_or(self, arg, path):
         return self._condition_value({"Fn::Or": arg}, path)
-
-    def _fn_base64(self, arg, path):
-        text = _to_str(self.resolve(arg, path), path)
-        return base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-    def _fn_importvalue(self, arg, path):
-        name = _to_str(self.resolve(arg, path), path)
-        if self._import_value is None:
-            raise TemplateResolutionError(path, f"Fn::ImportValue {name} cannot be resolved here")
-        return self._import_value(name, path)
-
-    def _fn_getazs(self, arg, path):
-        region = self.resolve(arg, path) or self.pseudo.get("AWS::Region")
-        if self._get_azs is None:
-            raise TemplateResolutionError(path, "Fn::GetAZs cannot be resolved here")
-        return self._get_azs(region, path)
-
-    def _fn_length(self, arg, path):
-        values = self.resolve(arg, path)
-        if not isinstance(values, list):
-            raise TemplateResolutionError(path, "Fn::Length needs a list")
-        return len(values)
-
-    def _fn_tojsonstring(self, arg, path):
-        return json.dumps(self.resolve(arg, path), separators=(",", ":"))
-
-    def _fn_cidr(self, arg, path):
-        raise TemplateResolutionError(path, "Fn::Cidr is not supported")
-
-    def _fn_transform(self, arg, path):
-        raise TemplateResolutionError(path, "Fn::Transform (macros) is not supported: use the processed template")
 
 
 def _comparable(value):

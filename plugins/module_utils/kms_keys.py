@@ -8,11 +8,6 @@ from __future__ import annotations
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 
 
-def _region_of(arn):
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" else None
-
-
 class KeyResolver:
     """Turns any key reference into the key's ARN through kms.describe_key (cached)."""
 

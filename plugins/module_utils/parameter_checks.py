@@ -15,6 +15,7 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template imp
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import given_parameter_values
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import referenced_refs
+from ansible_collections.tap.ebook_storage.plugins.module_utils.stack_names import output_names
 
 ARGUMENT_SPEC = dict(
     template_path=dict(type="path", required=True),
@@ -133,7 +134,9 @@ def order_errors(template, checked, input_names, input_prefix):
 
 
 def validate(params):
-    """(True, {"parameters": checked}) or (False, {"msg": ..., "errors": [...]}) for validated module params."""
+    """(True, {"parameters": checked, "names": ...}) or (False, {"msg": ..., "errors": [...]}) for validated module
+    params. ``names``: the outputs the template alone decides for these values (stack_names.output_names), what a
+    teardown deletes when no stack is left to say it."""
     path = params["template_path"]
     try:
         with open(path, encoding="utf-8") as handle:
@@ -146,4 +149,4 @@ def validate(params):
         errors = order_errors(template, checked, names, prefix)
     if errors:
         return False, {"msg": "Bad stack parameters, nothing was changed: " + "; ".join(errors), "errors": errors}
-    return True, {"parameters": checked}
+    return True, {"parameters": checked, "names": output_names(template, checked)}

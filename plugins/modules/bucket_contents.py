@@ -1,7 +1,9 @@
 #!/usr/bin/python
 
-# Copyright (c) 2026 TAP infrastructure team
+# Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# ruff: noqa: E402  (DOCUMENTATION comes before the imports, as in amazon.aws)
 
 from __future__ import annotations
 
@@ -82,14 +84,11 @@ deleted:
   type: int
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
 
 # DeleteObjects takes at most 1000 keys a request.
 DELETE_BATCH = 1000
@@ -151,7 +150,7 @@ def main():
         supports_check_mode=True,
     )
     bucket = module.params["bucket"]
-    s3 = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
+    s3 = AwsSession(module).client("s3")
     result = dict(
         changed=False, bucket=bucket, exists=True, objects=0, versions=0, delete_markers=0, bytes=0, deleted=0
     )
@@ -161,7 +160,7 @@ def main():
     except is_boto3_error_code("NoSuchBucket"):
         result["exists"] = False
         module.exit_json(**result)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Could not list the versions in bucket {bucket}")
     result.update(counts)
 
@@ -173,7 +172,7 @@ def main():
                 delete_entries(module, s3, bucket, entries)
                 if module.params["delete_bucket"]:
                     delete_bucket(s3, bucket)
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            except AWS_ERRORS as e:
                 module.fail_json_aws(e, msg=f"Could not empty or delete bucket {bucket}")
 
     module.exit_json(**result)

@@ -1,10 +1,11 @@
 #!/usr/bin/python
-# Copyright (c) 2026 TAP infrastructure team
+
+# Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import annotations
+# ruff: noqa: E402  (DOCUMENTATION comes before the imports, as in amazon.aws)
 
-# ruff: noqa: E402 (validate-modules wants the imports below DOCUMENTATION, EXAMPLES and RETURN)
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -24,7 +25,7 @@ description:
   - Idempotent. When the chosen version holds the same content as the current object (same C(sha256) metadata,
     full-object SHA-256 checksum or ETag), nothing is copied and RV(ignore:changed) is false.
 author:
-  - TAP infrastructure team (!UNKNOWN)
+  - TAP infrastructure team (@tap-infra)
 options:
   bucket:
     description:
@@ -151,18 +152,12 @@ versions:
       type: bool
 """
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible.module_utils.common import warnings as ansible_warnings
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_versions import current_entry
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_versions import find_version
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_versions import iso
@@ -172,6 +167,7 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_versions i
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_versions import parse_iso8601
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_versions import public_versions
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_versions import same_content
+from ansible_collections.tap.ebook_storage.plugins.module_utils.module_warnings import warn
 
 COPY_LIMIT = 5 * 1024 * 1024 * 1024
 MAX_UNDELETE_MARKERS = 100
@@ -195,14 +191,14 @@ class Restorer:
             pages = _list_object_versions(self.client, self.bucket, self.key)
         except is_boto3_error_code("NoSuchBucket"):
             self.module.fail_json(msg=f"Bucket {self.bucket} does not exist; check the bucket name (stack output)")
-        except (BotoCoreError, ClientError) as e:  # pylint: disable=duplicate-except
+        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
             self.module.fail_json_aws(e, msg=f"Unable to list the versions of {self.key} in {self.bucket}")
         return merge_versions(self.key, pages.get("Versions", []), pages.get("DeleteMarkers", []))
 
     def head(self, version_id):
         try:
             return self.client.head_object(Bucket=self.bucket, Key=self.key, VersionId=version_id, aws_retry=True)
-        except (BotoCoreError, ClientError) as e:
+        except AWS_ERRORS as e:
             self.module.fail_json_aws(e, msg=f"Unable to read version {version_id} of {self.key}")
 
     def copy(self, version_id):
@@ -218,7 +214,7 @@ class Restorer:
             args.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
         try:
             return self.client.copy_object(aws_retry=True, **args)
-        except (BotoCoreError, ClientError) as e:
+        except AWS_ERRORS as e:
             self.module.fail_json_aws(e, msg=f"Unable to restore version {version_id} of {self.key}")
 
     def delete_marker(self, entries, version_id):
@@ -228,7 +224,7 @@ class Restorer:
             self.module.fail_json(msg=f"Refusing to delete {version_id}: it is not a delete marker of {self.key}")
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.key, VersionId=version_id, aws_retry=True)
-        except (BotoCoreError, ClientError) as e:
+        except AWS_ERRORS as e:
             self.module.fail_json_aws(e, msg=f"Unable to remove the delete marker {version_id} of {self.key}")
 
 
@@ -316,7 +312,7 @@ def _undelete(module, restorer, entries):
             "check the key (list the bucket with a prefix to find it)",
         )
     if not current["delete_marker"]:
-        _warn(f"undelete: {key} is not deleted (its current version is {current['version_id']}); nothing to do")
+        warn(f"undelete: {key} is not deleted (its current version is {current['version_id']}); nothing to do")
         return dict(result, changed=False, msg=f"{key} is not deleted; nothing to undelete")
     if not any(not entry["delete_marker"] for entry in entries):
         module.fail_json(
@@ -348,12 +344,6 @@ def _undelete(module, restorer, entries):
     )
 
 
-def _warn(text):
-    # Not module.warn(): amazon.aws 11.4 then also passes `warnings` to exit_json, which ansible-core 2.21
-    # reports as deprecated on every run.
-    ansible_warnings.warn(text)
-
-
 def main():
     argument_spec = dict(
         bucket=dict(type="str", required=True),
@@ -373,8 +363,7 @@ def main():
     if not params["key"]:
         module.fail_json(msg="key must not be empty")
 
-    client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
-    restorer = Restorer(module, client)
+    restorer = Restorer(module, AwsSession(module).client("s3"))
     entries = restorer.list_versions()
 
     if not chosen:

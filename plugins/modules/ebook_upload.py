@@ -1,10 +1,11 @@
 #!/usr/bin/python
-# Copyright (c) 2026 TAP infrastructure team
+
+# Copyright: Contributors to the tap.ebook_storage collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import annotations
+# ruff: noqa: E402  (DOCUMENTATION comes before the imports, as in amazon.aws)
 
-# ruff: noqa: E402 (validate-modules wants the imports below DOCUMENTATION, EXAMPLES and RETURN)
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -30,7 +31,7 @@ description:
     A failed multipart upload is aborted, so an interrupted run leaves no partial object, and a re-run completes
     the batch.
 author:
-  - TAP infrastructure team (!UNKNOWN)
+  - TAP infrastructure team (@tap-infra)
 options:
   bucket:
     description:
@@ -228,7 +229,6 @@ import threading
 import time
 
 try:
-    import botocore.config
     from boto3.s3.transfer import TransferConfig
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
@@ -236,17 +236,18 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_formats import MIB
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_formats import checksums_match
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_formats import collect_files
 from ansible_collections.tap.ebook_storage.plugins.module_utils.ebook_formats import validate_file
+from ansible_collections.tap.ebook_storage.plugins.module_utils.module_warnings import warn
 
 MAX_CONCURRENCY = 64
 MIN_PART_MB = 5
@@ -459,28 +460,19 @@ def _check_params(module):
 
 
 def _s3_client(module):
+    """The S3 client of the uploads, as the role role_arn when given, with a connection per worker."""
     params = module.params
-    extra = {}
+    session = AwsSession(module)
     if params["role_arn"]:
-        sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff())
         try:
-            credentials = sts.assume_role(
-                RoleArn=params["role_arn"], RoleSessionName=params["role_session_name"], aws_retry=True
-            )["Credentials"]
-        except (BotoCoreError, ClientError) as e:
+            session.assume_role(params["role_arn"], params["role_session_name"])
+        except AWS_ERRORS as e:
             module.fail_json_aws(e, msg=f"Unable to assume the role {params['role_arn']}")
-        extra = dict(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
     config = {"max_pool_connections": max(10, params["concurrency"] + 2)}
     endpoint = params.get("endpoint_url")
     if endpoint and "amazonaws.com" not in endpoint:
         config["s3"] = {"addressing_style": "path"}
-    return module.client(
-        "s3", retry_decorator=AWSRetry.jittered_backoff(), config=botocore.config.Config(**config), **extra
-    )
+    return session.client("s3", config=config)
 
 
 def _bounded_map(function, items, workers):
@@ -497,12 +489,6 @@ def _bounded_map(function, items, workers):
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _warn(text):
-    # Not module.warn(): amazon.aws 11.4 then also passes `warnings` to exit_json, which ansible-core 2.21
-    # reports as deprecated on every run.
-    ansible_warnings.warn(text)
 
 
 def main():
@@ -571,9 +557,9 @@ def main():
             changed=False,
         )
     if rejected:
-        _warn(f"{len(rejected)} file(s) rejected and not uploaded (on_invalid=skip); see results")
+        warn(f"{len(rejected)} file(s) rejected and not uploaded (on_invalid=skip); see results")
     if not results:
-        _warn(f"No files found under {params['src']}")
+        warn(f"No files found under {params['src']}")
 
     # 2. Compare with the bucket, upload single-PUT files in a bounded pool, then the multipart ones in turn.
     uploader = Uploader(_s3_client(module), params)
@@ -596,7 +582,7 @@ def main():
             signal.signal(signal.SIGTERM, previous_handler)
 
     if uploader.missing_checksum:
-        _warn("The S3 endpoint did not report ChecksumSHA256 for some objects; their checksum was not echoed")
+        warn("The S3 endpoint did not report ChecksumSHA256 for some objects; their checksum was not echoed")
     summary = _summary(results, started)
     changed = summary["uploaded"] > 0
     failed = [item for item in results if item["status"] == "failed"]

@@ -212,6 +212,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AwsSession
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
+from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import effective_aws_config
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import FAILED_STATES
@@ -224,8 +225,6 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import stack_state
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import unowned_buckets
 
-DEFAULT_CONNECT_TIMEOUT = 5
-
 
 def main():
     argument_spec = dict(
@@ -237,7 +236,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     endpoint = params.get("endpoint_url") or None
-    timeout = float((params.get("aws_config") or {}).get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
+    timeout = float(effective_aws_config(module)["connect_timeout"])
     result = dict(changed=False, target={"endpoint": endpoint, "is_localstack": False, "localstack_version": None})
     session = AwsSession(module)
     step = {"now": "endpoint"}

@@ -17,14 +17,14 @@ description:
     EventBridge, SNS) and compares it with what the stack's template declares.
   - The expected values are never restated here. The module fetches the deployed template
     (C(GetTemplate)), the stack's parameters (C(DescribeStacks)) and physical resource ids
-    (C(ListStackResources)), and resolves the template's intrinsic functions (C(Ref), C(Fn::GetAtt),
-    C(Fn::Sub), C(Fn::If) and conditions, C(Fn::FindInMap), ...) for this stack.
+    (C(ListStackResources)), and resolves the template's intrinsic functions and conditions for this
+    stack (those files/TapStack.yml uses, C(SUPPORTED) in C(plugins/module_utils/cfn_template.py)).
   - The resources are found through the output names of the interface contract (for example the
     C(EbooksBucketName) output's C(Ref) names the data bucket), not through hard-coded logical ids.
-  - The data bucket must also meet a floor whatever the template says (SSE-KMS, bucket key,
-    versioning, all four public access block flags, C(BucketOwnerEnforced)), and its policy must
-    carry the statements of the contract (C(DenyInsecureTransport), C(DenyOutdatedTls),
-    C(DenyWrongEncryptionHeader), C(DenyWrongKmsKey), C(DenySseC), C(DenyUnauthorisedWriters)).
+  - The data bucket must also meet a security floor whatever the template says (the C(bucket.*) checks,
+    C(plugins/module_utils/verify_checks/bucket.py)), and its policy must carry the statements of the
+    interface contract, each a C(Deny) on its condition key (C(CONTRACT_SIDS) in
+    C(plugins/module_utils/verify_checks/bucket_policy.py); C(docs/contracts.md) says what each is for).
   - Read-only unless O(functional=true); then a probe object is written and removed, and the
     monitor function is invoked once.
   - An AWS error on a read (for example AccessDenied) fails that check, with the error in its
@@ -141,7 +141,7 @@ checks:
       description: Why the check passed, failed or was skipped.
       type: str
       returned: always
-  sample: [{"id": "bucket.versioning", "resource": "arn:aws:s3:::ebooks-storage-dev-123456789012",
+  sample: [{"id": "bucket.versioning", "resource": "arn:aws:s3:::ebooks-storage-dev",
             "status": "passed", "expected": "Enabled", "observed": "Enabled", "message": "versioning is Enabled"}]
 summary:
   description: Number of checks per status.

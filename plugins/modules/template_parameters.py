@@ -61,6 +61,14 @@ parameters:
   returned: success
   type: dict
   sample: {"Environment": "dev", "LogRetentionDays": "30"}
+names:
+  description:
+    - The values of the outputs that the template alone decides for these parameters (a C(Ref) to a resource
+      whose name the template sets, or to a parameter), whether or not the output's condition holds.
+    - What a stack of these parameters calls its buckets, function and rules, also when no stack exists.
+  returned: success
+  type: dict
+  sample: {"EbooksBucketName": "ebooks-storage-dev", "LoggingBucketName": "ebooks-storage-logs-dev"}
 """
 
 from ansible.module_utils.basic import AnsibleModule

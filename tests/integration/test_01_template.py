@@ -4,7 +4,7 @@ CREATE_COMPLETE proves little on LocalStack: storage_verify must find what Local
 dropped, localstack_parity must repair it (once: a second run changes nothing), and deleting the stack
 must keep the data bucket, its versions and the key (DeletionPolicy Retain).
 
-Runs first (files run in name order): it needs the names of dev (ebooks-storage-dev) for a stack that the
+Runs first (files run in name order): it needs the names of dev for a stack that the
 role did not deploy, so it tears down a dev stack deployed earlier in the session, if any.
 """
 
@@ -17,26 +17,31 @@ import pytest
 
 from tests.support.aws import (
     bucket_exists,
+    bucket_names,
     bucket_versions,
+    declared_outputs,
+    declared_property,
     describe_stack,
     key_state,
+    output_resource_name,
     purge_bucket,
     retire_key,
+    stack_name,
     stack_outputs,
+    template_outputs,
     wait_stack,
 )
 from tests.support.ebooks import sample_epub, sample_pdf
 from tests.support.environment import ROOT
 
-STACK = "ebooks-storage-dev"
-DATA_BUCKET = "ebooks-storage-dev"
-LOG_BUCKET = "ebooks-storage-logs-dev"
-ACCESS_ROLE = "eBook-S3Access-dev"
+# The spec's parameters; the names and outputs as files/TapStack.yml declares them for these.
+ENV = "dev"
+PARAMETERS = {"Environment": ENV, "EnableLogging": "true"}
+STACK = stack_name(ENV)
+DATA_BUCKET, LOG_BUCKET = bucket_names(ENV)
+ACCESS_ROLE = output_resource_name(ENV, "S3AccessRoleArn")
 PUBLISHER = "arn:aws:iam::000000000000:role/publisher-ci"
-CONTRACT = {"EbooksBucketName", "EbooksBucketArn", "EbooksBucketDomainName", "LoggingBucketName",
-            "S3AccessRoleArn", "StorageMonitoringRoleArn", "KmsKeyId", "KmsKeyArn", "EncryptionKeyArn",
-            "SNSTopicArn", "StorageMonitoringFunctionArn", "StorageMonitoringFunctionName",
-            "StorageMonitoringScheduleName", "EnvironmentName"}
+CONTRACT = declared_outputs(ENV, PARAMETERS)
 # What LocalStack 2026.3.0's CloudFormation drops or gets wrong for this template (the notes on LocalStack,
 # and what storage_verify reports on a stack created without the role):
 #   S3 buckets: BucketEncryption and LoggingConfiguration not applied, ACL public-read (AccessControl default),
@@ -63,44 +68,41 @@ PLAYBOOK = """
   tasks:
     - name: verify before parity
       tap.ebook_storage.storage_verify:
-        stack_name: ebooks-storage-dev
+        stack_name: __STACK__
         endpoint_url: "{{ endpoint }}"
         region: us-east-1
       ignore_errors: true
 
     - name: parity first run
       tap.ebook_storage.localstack_parity:
-        stack_name: ebooks-storage-dev
+        stack_name: __STACK__
         endpoint_url: "{{ endpoint }}"
         region: us-east-1
 
     - name: parity second run
       tap.ebook_storage.localstack_parity:
-        stack_name: ebooks-storage-dev
+        stack_name: __STACK__
         endpoint_url: "{{ endpoint }}"
         region: us-east-1
 
     - name: verify after parity
       tap.ebook_storage.storage_verify:
-        stack_name: ebooks-storage-dev
+        stack_name: __STACK__
         endpoint_url: "{{ endpoint }}"
         region: us-east-1
       ignore_errors: true
-"""
+""".replace("__STACK__", STACK)
 
 
 @pytest.fixture(scope="module")
 def raw_stack(aws, deployments):
-    """ebooks-storage-dev created by boto3 create_stack with the parameters of the spec, not by the role."""
-    deployments.remove("dev")
+    """The dev stack created by boto3 create_stack with the parameters of the spec, not by the role."""
+    deployments.remove(ENV)
     cfn = aws("cloudformation")
     cfn.create_stack(
         StackName=STACK,
         TemplateBody=(ROOT / "files" / "TapStack.yml").read_text(),
-        Parameters=[
-            {"ParameterKey": "Environment", "ParameterValue": "dev"},
-            {"ParameterKey": "EnableLogging", "ParameterValue": "true"},
-        ],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     stack = wait_stack(cfn, STACK)
@@ -133,11 +135,8 @@ def test_create_stack_reaches_create_complete(raw_stack):
     assert raw_stack is not None and raw_stack["StackStatus"] == "CREATE_COMPLETE", raw_stack
     outputs = stack_outputs(raw_stack)
     assert set(outputs) == CONTRACT
-    assert outputs["EbooksBucketName"] == DATA_BUCKET
-    assert outputs["LoggingBucketName"] == LOG_BUCKET
+    assert {k: outputs[k] for k in template_outputs(ENV)} == template_outputs(ENV)  # names, EnvironmentName
     assert outputs["EncryptionKeyArn"] == outputs["KmsKeyArn"]
-    assert outputs["EnvironmentName"] == "dev"
-    assert outputs["StorageMonitoringFunctionName"] == "eBook-StorageMonitoring-dev"
 
 
 def test_verify_fails_and_names_the_localstack_gaps(parity_run):
@@ -172,7 +171,9 @@ def test_parity_applies_the_dropped_settings_once(parity_run, aws):
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(outputs["KmsKeyId"])
     assert rule.get("BucketKeyEnabled") is True
     logging = s3.get_bucket_logging(Bucket=DATA_BUCKET).get("LoggingEnabled") or {}
-    assert (logging.get("TargetBucket"), logging.get("TargetPrefix")) == (LOG_BUCKET, "s3-access/")
+    declared = declared_property(ENV, "EbooksBucketName", "LoggingConfiguration", parameters=PARAMETERS)
+    assert (logging.get("TargetBucket"), logging.get("TargetPrefix")) == (
+        declared["DestinationBucketName"], declared["LogFilePrefix"])
     grants = s3.get_bucket_acl(Bucket=DATA_BUCKET)["Grants"]
     assert not [g for g in grants if "AllUsers" in str(g.get("Grantee", {}).get("URI", ""))], grants
 
@@ -207,15 +208,20 @@ def test_publisher_principals_reach_the_trust_policy_both_ways(raw_stack, parity
     it (on AWS the trust policy is updated in place): recorded here, and put back at the end.
     """
     cfn, iam = aws("cloudformation"), aws("iam")
-    kept = iam.get_role_policy(RoleName=ACCESS_ROLE, PolicyName="ebooks-s3-access")["PolicyDocument"]
-    backend = {"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]},
-               "Action": "sts:AssumeRole"}
+    (policy_name,) = iam.list_role_policies(RoleName=ACCESS_ROLE)["PolicyNames"]
+    kept = iam.get_role_policy(RoleName=ACCESS_ROLE, PolicyName=policy_name)["PolicyDocument"]
+    # The trust policy as the template declares it without publishers, and with PUBLISHER.
+    (backend,) = declared_property(ENV, "S3AccessRoleArn", "AssumeRolePolicyDocument", "Statement",
+                                   parameters=PARAMETERS)
+    _backend, publisher = declared_property(ENV, "S3AccessRoleArn", "AssumeRolePolicyDocument", "Statement",
+                                            parameters=dict(PARAMETERS, PublisherPrincipalArns=PUBLISHER))
     try:
         stack = _set_publishers(cfn, PUBLISHER)
         assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
         statements = iam.get_role(RoleName=ACCESS_ROLE)["Role"]["AssumeRolePolicyDocument"]["Statement"]
         assert statements[0] == backend, statements
-        assert statements[1]["Sid"] == "AllowPublisherPrincipals" and statements[1]["Action"] == "sts:AssumeRole"
+        assert {k: v for k, v in statements[1].items() if k != "Principal"} == {
+            k: v for k, v in publisher.items() if k != "Principal"}, statements
         assert statements[1]["Principal"]["AWS"] in (PUBLISHER, [PUBLISHER]), statements
         assert set(stack_outputs(stack)) == CONTRACT
         dropped = iam.list_role_policies(RoleName=ACCESS_ROLE)["PolicyNames"]
@@ -225,7 +231,7 @@ def test_publisher_principals_reach_the_trust_policy_both_ways(raw_stack, parity
         assert iam.get_role(RoleName=ACCESS_ROLE)["Role"]["AssumeRolePolicyDocument"]["Statement"] == [backend]
         assert set(stack_outputs(stack)) == CONTRACT
     finally:
-        iam.put_role_policy(RoleName=ACCESS_ROLE, PolicyName="ebooks-s3-access", PolicyDocument=json.dumps(kept))
+        iam.put_role_policy(RoleName=ACCESS_ROLE, PolicyName=policy_name, PolicyDocument=json.dumps(kept))
     assert dropped == [], (
         f"LocalStack kept S3AccessRole's inline policies {dropped} when its trust policy changed: the gap in "
         "docs/template.md is gone, update the note")

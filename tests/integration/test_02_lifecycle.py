@@ -15,13 +15,16 @@ import pytest
 
 from tests.support.aws import (
     bucket_exists,
+    bucket_names,
     bucket_versions,
     describe_stack,
+    key_alias,
     key_state,
     purge_bucket,
     stack_name,
     stack_outputs,
     stack_parameters,
+    template_outputs,
     wait_stack,
 )
 from tests.support.ebooks import sample_mobi, sample_pdf
@@ -31,8 +34,8 @@ ENVS = ("dev", "test")
 
 
 def function_environment(aws, env):
-    return aws("lambda").get_function_configuration(FunctionName=f"eBook-StorageMonitoring-{env}")["Environment"][
-        "Variables"]
+    function = template_outputs(env)["StorageMonitoringFunctionName"]
+    return aws("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"]
 
 
 def assert_deployed_and_verified(result, env):
@@ -63,8 +66,7 @@ def test_deploy_dev_and_test_side_by_side(pair, aws):
         assert stack["StackStatus"] == "CREATE_COMPLETE", stack["StackStatus"]
         assert stack_parameters(stack)["Environment"] == env
         outputs = stack_outputs(stack)
-        assert outputs["EbooksBucketName"] == f"ebooks-storage-{env}"
-        assert outputs["LoggingBucketName"] == f"ebooks-storage-logs-{env}"
+        assert (outputs["EbooksBucketName"], outputs["LoggingBucketName"]) == bucket_names(env)
         buckets.add(outputs["EbooksBucketName"])
         # The monitor of each environment points at its own bucket and topic.
         variables = function_environment(aws, env)
@@ -85,8 +87,7 @@ def test_outputs_files_name_the_right_buckets(pair, aws, deployments):
         assert all({"OutputKey", "OutputValue"} <= set(item) for item in raw), raw
         assert {o["OutputKey"]: o["OutputValue"] for o in raw} == {o["OutputKey"]: o["OutputValue"] for o in live}
         assert flat == {o["OutputKey"]: o["OutputValue"] for o in live}
-        assert flat["EbooksBucketName"] == f"ebooks-storage-{env}"
-        assert flat["LoggingBucketName"] == f"ebooks-storage-logs-{env}"
+        assert (flat["EbooksBucketName"], flat["LoggingBucketName"]) == bucket_names(env)
         assert flat["EnvironmentName"] == env
 
 
@@ -115,7 +116,7 @@ def test_logging_off_on_test(pair, deployments, aws):
     assert checks["bucket.logging"]["status"] == "passed", checks["bucket.logging"]
     assert not [c for c in checks if c.startswith("logging_bucket")], "still verifies an access-log bucket"
 
-    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="ebooks-storage-test"), "access logging still on"
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket_names("test")[0]), "access logging still on"
     stack = describe_stack(cfn, stack_name("test"))
     assert stack_parameters(stack)["EnableLogging"] == "false"
     assert "LoggingBucketName" not in stack_outputs(stack)
@@ -123,8 +124,9 @@ def test_logging_off_on_test(pair, deployments, aws):
     assert "LoggingBucketName" not in flat
     assert function_environment(aws, "test")["LOGGING_BUCKET"] == ""
     # dev, beside it, is untouched.
-    dev_logging = s3.get_bucket_logging(Bucket="ebooks-storage-dev").get("LoggingEnabled") or {}
-    assert dev_logging.get("TargetBucket") == "ebooks-storage-logs-dev"
+    dev_data, dev_logs = bucket_names("dev")
+    dev_logging = s3.get_bucket_logging(Bucket=dev_data).get("LoggingEnabled") or {}
+    assert dev_logging.get("TargetBucket") == dev_logs
 
     # The updated stack is as stable as a created one: the same run again changes nothing.
     (again,) = deployments.deploy("test", extra_vars={"ebook_stack_enable_logging": False})
@@ -188,32 +190,32 @@ def test_teardown_of_test_refused_while_it_holds_ebooks_then_purged(pair, deploy
     assert purged.rc == 0, purged.describe()
     assert describe_stack(cfn, stack_name("test")) is None
     assert not bucket_exists(s3, bucket)
-    assert not bucket_exists(s3, "ebooks-storage-logs-test")
+    assert not bucket_exists(s3, bucket_names("test")[1])
     assert key_state(kms, outputs["KmsKeyId"]) == "PendingDeletion"
     aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
-    assert "alias/ebooks-storage-test" not in aliases
+    assert key_alias("test") not in aliases
     # dev, beside it, is untouched.
     assert describe_stack(cfn, stack_name("dev"))["StackStatus"].endswith("_COMPLETE")
-    assert bucket_exists(s3, "ebooks-storage-dev")
+    assert bucket_exists(s3, bucket_names("dev")[0])
 
 
 @pytest.fixture
 def prod_lookalike(aws):
     """A stack and a bucket with prod's names (a tiny stand-in, not the template), removed afterwards."""
     cfn, s3 = aws("cloudformation"), aws("s3")
-    name = stack_name("prod")
+    name, (bucket, _logs) = stack_name("prod"), bucket_names("prod")
     topic = f"itest-prod-lookalike-{uuid.uuid4().hex[:6]}"
     cfn.create_stack(StackName=name, TemplateBody=json.dumps({
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": topic}}},
-        "Outputs": {"EbooksBucketName": {"Value": "ebooks-storage-prod"}}}))
+        "Outputs": {"EbooksBucketName": {"Value": bucket}}}))
     wait_stack(cfn, name)
-    s3.create_bucket(Bucket="ebooks-storage-prod")
-    s3.put_object(Bucket="ebooks-storage-prod", Key="catalogue/prod.pdf", Body=sample_pdf("prod"))
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="catalogue/prod.pdf", Body=sample_pdf("prod"))
     yield name
     if describe_stack(cfn, name):
         cfn.delete_stack(StackName=name)
         wait_stack(cfn, name)
-    purge_bucket(s3, "ebooks-storage-prod")
+    purge_bucket(s3, bucket)
 
 
 def test_teardown_of_prod_refused_before_any_change(prod_lookalike, run_playbook, aws, localstack_endpoint):
@@ -232,4 +234,5 @@ def test_teardown_of_prod_refused_before_any_change(prod_lookalike, run_playbook
     assert not [n for n in ran if "Delete" in n or "Count what" in n or "Schedule the deletion" in n], ran
     after = describe_stack(cfn, prod_lookalike)
     assert after is not None and after["StackId"] == before["StackId"]
-    assert s3.get_object(Bucket="ebooks-storage-prod", Key="catalogue/prod.pdf")["Body"].read() == sample_pdf("prod")
+    bucket = bucket_names("prod")[0]
+    assert s3.get_object(Bucket=bucket, Key="catalogue/prod.pdf")["Body"].read() == sample_pdf("prod")

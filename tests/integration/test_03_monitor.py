@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests.support.aws import bucket_versions, describe_stack, stack_outputs
+from tests.support.aws import bucket_names, bucket_versions, describe_stack, stack_name, stack_outputs
 from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf
 from tests.support.mailbox import Mailbox, sns_message_json
 
@@ -24,7 +24,7 @@ FAILURE_WAIT_S = 60
 @pytest.fixture(scope="module")
 def dev(deployments, aws):
     deployments.ensure("dev")
-    return stack_outputs(describe_stack(aws("cloudformation"), "ebooks-storage-dev"))
+    return stack_outputs(describe_stack(aws("cloudformation"), stack_name("dev")))
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_monitor_playbook_prints_the_report(invocation, run_playbook, mailbox):
     assert shown, result.describe()
     lines = shown[-1]["msg"]
     text = "\n".join(lines) if isinstance(lines, list) else str(lines)
-    assert "eBook storage report: dev / ebooks-storage-dev /" in text, text
+    assert f"eBook storage report: dev / {bucket_names('dev')[0]} /" in text, text
     assert "Status: ALERT" in text, text
     for code in ("OBJECT_NOT_KMS", "UNSUPPORTED_FORMAT"):
         assert code in text, text

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.aws import delete_alias, retire_key, stack_snapshot
+from tests.support.aws import delete_alias, retire_key, stack_name, stack_snapshot
 
 SUFFIX = uuid.uuid4().hex[:8]
 MISSING_ALIAS = f"alias/itest-missing-{SUFFIX}"
@@ -89,7 +89,7 @@ def runs(run_playbook, aws, bad_keys, deployments):
     deployments.ensure("dev")
     cfn = aws("cloudformation")
     before = stack_snapshot(cfn)
-    assert "ebooks-storage-dev" in before and "ebooks-storage-test" not in before, before
+    assert stack_name("dev") in before and stack_name("test") not in before, before
     unreachable = run_playbook("deploy.yml", "inventories/dev", extra_vars={"ebook_stack_endpoint_url": UNREACHABLE})
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {case: pool.submit(run_playbook, "deploy.yml", inv, extra_vars=extra)

@@ -15,6 +15,8 @@ from itest_support import external_key_for_test_stack
 
 from tests.support.aws import (
     bucket_exists,
+    bucket_names,
+    declared_property,
     describe_stack,
     key_state,
     stack_name,
@@ -25,12 +27,12 @@ from tests.support.ebooks import sample_epub
 from tests.support.environment import REGION
 
 ALIAS = f"alias/itest-external-{uuid.uuid4().hex[:8]}"
-BUCKET = "ebooks-storage-test"
+BUCKET, LOG_BUCKET = bucket_names("test")
 
 
 @pytest.fixture(scope="module")
 def external_key(aws, deployments):
-    yield from external_key_for_test_stack(aws, deployments, ALIAS, "itest: external key for ebooks-storage-test")
+    yield from external_key_for_test_stack(aws, deployments, ALIAS, f"itest: external key for {stack_name('test')}")
 
 
 def resolve_key_id(kms, key_ref):
@@ -72,7 +74,7 @@ def test_external_key_without_logging(external_key, deployments, aws):
     assert default["SSEAlgorithm"] == "aws:kms"
     assert resolve_key_id(kms, default["KMSMasterKeyID"]) == external_key["KeyId"], default
     assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=BUCKET)
-    assert not bucket_exists(s3, "ebooks-storage-logs-test")
+    assert not bucket_exists(s3, LOG_BUCKET)
 
     # An object written without encryption headers is encrypted with the external key.
     s3.put_object(Bucket=BUCKET, Key="combo/by-default.epub", Body=sample_epub("default key"))
@@ -91,9 +93,12 @@ def test_update_to_logging_on(external_key, deployments, aws):
 
     stack = describe_stack(cfn, stack_name("test"))
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
-    assert stack_outputs(stack)["LoggingBucketName"] == "ebooks-storage-logs-test"
+    assert stack_outputs(stack)["LoggingBucketName"] == LOG_BUCKET
     logging = s3.get_bucket_logging(Bucket=BUCKET).get("LoggingEnabled") or {}
-    assert (logging.get("TargetBucket"), logging.get("TargetPrefix")) == ("ebooks-storage-logs-test", "s3-access/")
+    declared = declared_property("test", "EbooksBucketName", "LoggingConfiguration",
+                                 parameters={"EnableLogging": "true"})
+    assert (logging.get("TargetBucket"), logging.get("TargetPrefix")) == (
+        declared["DestinationBucketName"], declared["LogFilePrefix"])
     assert resolve_key_id(kms, default_encryption(s3)["KMSMasterKeyID"]) == external_key["KeyId"]
     assert s3.get_object(Bucket=BUCKET, Key="combo/by-default.epub")["Body"].read() == sample_epub("default key")
 

@@ -16,11 +16,18 @@ import pytest
 
 from itest_support import external_key_for_test_stack
 
-from tests.support.aws import describe_stack, stack_name, stack_outputs, stack_parameters
+from tests.support.aws import (
+    bucket_names,
+    describe_stack,
+    output_resource_name,
+    stack_name,
+    stack_outputs,
+    stack_parameters,
+)
 from tests.support.ebooks import sample_epub, sample_pdf
 
 ALIAS = f"alias/itest-key-change-{uuid.uuid4().hex[:8]}"
-BUCKET = "ebooks-storage-test"
+BUCKET = bucket_names("test")[0]
 STACK = stack_name("test")
 
 
@@ -48,7 +55,7 @@ def kept_keys(aws):
     stack = describe_stack(aws("cloudformation"), STACK)
     parameter = stack_parameters(stack).get("PreviousKmsKeyArns", "")
     iam = aws("iam")
-    role = "eBook-S3Access-test"
+    role = output_resource_name("test", "S3AccessRoleArn")
     granted = []
     for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.aws import describe_stack, purge_bucket, stack_outputs
+from tests.support.aws import describe_stack, names_of_type, purge_bucket, stack_name, stack_outputs
 from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf
 from tests.support.mailbox import Mailbox, sns_message_json
 from tests.support.s3_inventory import put_into_bucket, records_from_bucket, write_inventory
@@ -29,7 +29,7 @@ NAMESPACE = "eBookStorage"
 @pytest.fixture(scope="module")
 def dev(deployments, aws):
     deployments.ensure("dev")
-    return stack_outputs(describe_stack(aws("cloudformation"), "ebooks-storage-dev"))
+    return stack_outputs(describe_stack(aws("cloudformation"), stack_name("dev")))
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +108,12 @@ def assert_alert_in_time(mailbox, key, code, started):
 
 def test_the_upload_rule_targets_the_monitor(dev, aws):
     events = aws("events")
-    rule = events.describe_rule(Name="eBook-UploadCheck-dev")
+    # The rule of the template besides the schedule.
+    (name,) = set(names_of_type("dev", "AWS::Events::Rule")) - {dev["StorageMonitoringScheduleName"]}
+    rule = events.describe_rule(Name=name)
     pattern = json.loads(rule["EventPattern"])
     assert pattern["detail"]["bucket"]["name"] == [dev["EbooksBucketName"]], pattern
-    targets = events.list_targets_by_rule(Rule="eBook-UploadCheck-dev")["Targets"]
+    targets = events.list_targets_by_rule(Rule=name)["Targets"]
     assert [t["Arn"] for t in targets] == [dev["StorageMonitoringFunctionArn"]]
     notification = aws("s3").get_bucket_notification_configuration(Bucket=dev["EbooksBucketName"])
     assert "EventBridgeConfiguration" in notification, notification

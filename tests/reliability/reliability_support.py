@@ -29,7 +29,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from tests.support.ansible_runs import LogFiles, failed_checks, flatten
-from tests.support.aws import client, describe_stack, error_code, stack_name, stack_parameters, wait_stack
+from tests.support.aws import bucket_names, client, describe_stack, error_code, stack_parameters, wait_stack
 from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf, sha256
 from tests.support.environment import DUMMY_CREDENTIALS, ROOT, ansible_environment, controller_command
 from tests.support.localstack import answers, port_open, processes_in, runs_localstack
@@ -619,13 +619,13 @@ class Ledger:
 
 
 def prod_library(endpoint):
-    """Data a prod deployment would have kept: a versioned ebooks-storage-prod bucket with e-books under a key.
+    """Data a prod deployment would have kept: prod's versioned data bucket with e-books under a key.
 
     Created with boto3 (a prod stack cannot be deployed just for this), so that every prod refusal can show
     that the e-books it finds are still there, byte for byte.
     """
     s3, kms = client(endpoint, "s3"), client(endpoint, "kms")
-    bucket = stack_name("prod")
+    bucket = bucket_names("prod")[0]
     key = kms.create_key(Description="reliability tests: retained prod data key")["KeyMetadata"]
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

@@ -35,23 +35,29 @@ from reliability_support import FaultProxy, Ledger, prod_deploy
 
 from tests.support.aws import (
     Clients,
+    bucket_names,
     client,
+    declared_property,
     describe_stack,
     force_cleanup,
+    output_resource_name,
     purge_bucket,
     resources_left,
     retire_keys,
     stack_name,
     stack_outputs,
     stack_parameters,
+    template,
     wait_stack,
 )
 
 PROD = stack_name("prod")
-PROD_LOGS = "ebooks-storage-logs-prod"
+PROD_DATA, PROD_LOGS = bucket_names("prod")
 LEDGER_PREFIX = "before-delete"
 DEV = stack_name("dev")
-DEV_LOGS = "ebooks-storage-logs-dev"
+DEV_DATA, DEV_LOGS = bucket_names("dev")
+# The data bucket's name as files/TapStack.yml writes it (an import template must keep it: no replacement later).
+DATA_BUCKET_NAME_AS_WRITTEN = template()["Resources"]["EbooksS3Bucket"]["Properties"]["BucketName"]
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 # What LocalStack 2026.3.0 answers to an IMPORT change set for a stack that does not exist.
 LOCALSTACK_NO_IMPORT = "Stack '{stack}' does not exist."
@@ -133,7 +139,7 @@ def test_prod_deploy_over_a_retained_bucket_stops_with_the_import_commands(ansib
         run = prod_deploy(ansible, proxy.url, label="deploy-prod-retained-bucket")
 
     message = stop_message(run)
-    assert f"{PROD} would create {PROD}, which exist outside the stack" in message, message
+    assert f"{PROD} would create {PROD_DATA}, which exist outside the stack" in message, message
     assert "(this account; kept by DeletionPolicy Retain)" in message, message
     assert "Nothing was changed" in message, message
     for command in ("aws cloudformation create-change-set", "--change-set-type IMPORT",
@@ -143,7 +149,7 @@ def test_prod_deploy_over_a_retained_bucket_stops_with_the_import_commands(ansib
     options = import_command(message)
     resources = json.loads(options["resources-to-import"])
     assert resources == [{"ResourceType": "AWS::S3::Bucket", "LogicalResourceId": "EbooksS3Bucket",
-                          "ResourceIdentifier": {"BucketName": PROD}}]
+                          "ResourceIdentifier": {"BucketName": PROD_DATA}}]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in json.loads(options["parameters"])}
     assert parameters["Environment"] == "prod" and parameters["NoncurrentVersionExpirationDays"] == "730"
     assert "PreviousKmsKeyArns" in parameters
@@ -151,8 +157,7 @@ def test_prod_deploy_over_a_retained_bucket_stops_with_the_import_commands(ansib
     template = load_file_option(options["template-body"])
     assert set(template["Resources"]) == {"EbooksS3Bucket"} and "Outputs" not in template
     # The name as the template writes it; with the printed Environment it is the bucket's.
-    assert template["Resources"]["EbooksS3Bucket"]["Properties"]["BucketName"] == {
-        "Fn::Sub": "ebooks-storage-${Environment}"}
+    assert template["Resources"]["EbooksS3Bucket"]["Properties"]["BucketName"] == DATA_BUCKET_NAME_AS_WRITTEN
     check_import_template(template, ["EbooksS3Bucket"], tmp_path, shared_endpoint)
     files = Path(options["template-body"][len("file://"):]).parent
     written = json.loads((files / "adopt-retained-buckets-parameters.json").read_text())
@@ -196,19 +201,19 @@ def remove_update_leftovers(aws, env):
 
 
 def restore_prod_library(aws):
-    """Put ebooks-storage-prod back as ``shared_prod_library`` made it, for the tests after this file: no stack
+    """Put prod's data bucket back as ``shared_prod_library`` made it, for the tests after this file: no stack
     settings (the retired keys' default encryption would refuse every write), no log bucket, none of the
     e-books written here. The library's own versions were never touched."""
     s3 = aws("s3")
-    purge_bucket(s3, PROD, prefix=f"{LEDGER_PREFIX}/", delete_bucket=False)
+    purge_bucket(s3, PROD_DATA, prefix=f"{LEDGER_PREFIX}/", delete_bucket=False)
     purge_bucket(s3, PROD_LOGS)
     for call in ("delete_bucket_policy", "delete_bucket_encryption", "delete_bucket_lifecycle",
                  "delete_public_access_block", "delete_bucket_ownership_controls", "delete_bucket_tagging"):
-        getattr(s3, call)(Bucket=PROD)
-    s3.put_bucket_logging(Bucket=PROD, BucketLoggingStatus={})
-    rules = s3.get_bucket_encryption(Bucket=PROD)["ServerSideEncryptionConfiguration"].get("Rules", [])
+        getattr(s3, call)(Bucket=PROD_DATA)
+    s3.put_bucket_logging(Bucket=PROD_DATA, BucketLoggingStatus={})
+    rules = s3.get_bucket_encryption(Bucket=PROD_DATA)["ServerSideEncryptionConfiguration"].get("Rules", [])
     assert all(r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] != "aws:kms" for r in rules), rules
-    assert not s3.get_bucket_logging(Bucket=PROD).get("LoggingEnabled")
+    assert not s3.get_bucket_logging(Bucket=PROD_DATA).get("LoggingEnabled")
 
 
 @pytest.fixture
@@ -251,14 +256,14 @@ def test_a_deleted_stack_is_reattached_and_keeps_the_old_key(ansible, shared_end
     with FaultProxy(shared_endpoint, as_aws=True) as proxy:
         run = prod_deploy(ansible, proxy.url, label="deploy-prod-over-retained")
     message = stop_message(run)
-    assert f"{PROD} would create {PROD_LOGS}, {PROD}, which exist outside the stack" in message, message
+    assert f"{PROD} would create {PROD_LOGS}, {PROD_DATA}, which exist outside the stack" in message, message
     assert describe_stack(cfn, PROD) is None
     options = import_command(message)
     assert options["change-set-type"] == "IMPORT" and options["stack-name"] == PROD
     resources = json.loads(options["resources-to-import"])
     assert [(r["LogicalResourceId"], r["ResourceIdentifier"]) for r in resources] == [
         ("LoggingBucket", {"BucketName": PROD_LOGS}), ("LoggingBucketPolicy", {"Bucket": PROD_LOGS}),
-        ("EbooksS3Bucket", {"BucketName": PROD}), ("EbooksS3BucketPolicy", {"Bucket": PROD})]
+        ("EbooksS3Bucket", {"BucketName": PROD_DATA}), ("EbooksS3BucketPolicy", {"Bucket": PROD_DATA})]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in json.loads(options["parameters"])}
     # The key of the bucket's default encryption first (then any key an earlier prod stack kept).
     assert parameters["PreviousKmsKeyArns"].split(",")[0] == old_key, message
@@ -270,11 +275,11 @@ def test_a_deleted_stack_is_reattached_and_keeps_the_old_key(ansible, shared_end
     assert "Outputs" not in template, "an import may not add outputs"
     check_import_template(template, template["Resources"], tmp_path, shared_endpoint)
     data = template["Resources"]["EbooksS3Bucket"]["Properties"]
-    assert data["BucketName"] == {"Fn::Sub": "ebooks-storage-${Environment}"}  # as deployed: no replacement later
+    assert data["BucketName"] == DATA_BUCKET_NAME_AS_WRITTEN  # as deployed: no replacement later
     assert data["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": old_key}
-    assert data["LoggingConfiguration"] == {"DestinationBucketName": PROD_LOGS, "LogFilePrefix": "s3-access/"}
-    live_policy = json.loads(aws("s3").get_bucket_policy(Bucket=PROD)["Policy"])
+    assert data["LoggingConfiguration"] == declared_property("prod", "EbooksBucketName", "LoggingConfiguration")
+    live_policy = json.loads(aws("s3").get_bucket_policy(Bucket=PROD_DATA)["Policy"])
     assert template["Resources"]["EbooksS3BucketPolicy"]["Properties"] == {
         "Bucket": {"Ref": "EbooksS3Bucket"}, "PolicyDocument": live_policy}
 
@@ -306,15 +311,17 @@ def test_a_deleted_stack_is_reattached_and_keeps_the_old_key(ansible, shared_end
     deleted_prod_stack["keys"].append(new_key)
     assert new_key != old_key
     assert old_key in stack_parameters(stack)["PreviousKmsKeyArns"].split(",")
-    encryption = aws("s3").get_bucket_encryption(Bucket=PROD)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    encryption = aws("s3").get_bucket_encryption(Bucket=PROD_DATA)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert encryption["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == new_key
-    policy = aws("iam").get_role_policy(RoleName="eBook-S3Access-prod", PolicyName="ebooks-s3-access")
-    document = policy["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
-    previous = [s for s in document["Statement"] if s.get("Sid") == "ReadWithPreviousKeys"]
-    assert previous and previous[0]["Action"] == "kms:Decrypt", document
+    iam, role = aws("iam"), output_resource_name("prod", "S3AccessRoleArn")
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        statements += (json.loads(document) if isinstance(document, str) else document)["Statement"]
+    previous = [s for s in statements if s.get("Sid") == "ReadWithPreviousKeys"]
+    assert previous and previous[0]["Action"] == "kms:Decrypt", statements
     resource = previous[0]["Resource"]
-    assert old_key in (resource if isinstance(resource, list) else [resource]), document
+    assert old_key in (resource if isinstance(resource, list) else [resource]), statements
     problems = ledger.problems() + shared_prod_library.problems()
     assert not problems, f"e-books written before ({ledger.summary()}; {shared_prod_library.summary()}): {problems}"
 
@@ -336,11 +343,12 @@ def dev_without_its_log_bucket(ansible, shared_endpoint):
         held = {r["LogicalResourceId"] for r in aws("cloudformation").list_stack_resources(
             StackName=DEV)["StackResourceSummaries"]}
         assert "LoggingBucket" not in held, held
+        prefix = declared_property("dev", "EbooksBucketName", "LoggingConfiguration")["LogFilePrefix"]
         aws("s3").create_bucket(Bucket=DEV_LOGS)
         aws("s3").put_bucket_policy(Bucket=DEV_LOGS, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Sid": "AllowS3ServerAccessLogDelivery", "Effect": "Allow",
              "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
-             "Resource": f"arn:aws:s3:::{DEV_LOGS}/s3-access/*"}]}))
+             "Resource": f"arn:aws:s3:::{DEV_LOGS}/{prefix}*"}]}))
         yield keys
     finally:
         force_cleanup(aws, "dev", keys)
@@ -398,7 +406,7 @@ def test_logging_turned_on_again_imports_the_log_bucket_into_the_stack(ansible, 
     held = {r["LogicalResourceId"]: r["PhysicalResourceId"]
             for r in cfn.list_stack_resources(StackName=DEV)["StackResourceSummaries"]}
     assert held["LoggingBucket"] == DEV_LOGS
-    assert aws("s3").get_bucket_logging(Bucket=DEV)["LoggingEnabled"]["TargetBucket"] == DEV_LOGS
+    assert aws("s3").get_bucket_logging(Bucket=DEV_DATA)["LoggingEnabled"]["TargetBucket"] == DEV_LOGS
 
 
 def _cfn_yaml(text):

@@ -8,7 +8,7 @@ flag.
 
 from __future__ import annotations
 
-from tests.support.aws import bucket_exists, client, stack_fingerprint
+from tests.support.aws import bucket_exists, client, stack_fingerprint, stack_name
 from tests.support.environment import DUMMY_CREDENTIALS
 
 
@@ -50,7 +50,8 @@ def test_teardown_of_prod_is_refused_even_with_purge(shared_prod_library, shared
     assert run.rc != 0, f"teardown of prod went through:\n{run.describe()}"
     final = run.failures()[-1]
     assert final.task == "Refuse to tear down prod", run.describe()
-    assert "Teardown refuses prod (ebooks-storage-prod): prod data is never deleted by a playbook." in final.data["msg"]
+    refusal = f"Teardown refuses prod ({stack_name('prod')}): prod data is never deleted by a playbook."
+    assert refusal in final.data["msg"]
     assert "docs/runbooks/teardown.md" in final.data["msg"]
     assert not run.ran("Count what the data bucket holds"), "teardown of prod read the bucket before refusing"
     assert not run.has_traceback(), run.describe()

@@ -5,8 +5,11 @@ Usable from pytest and from plain scripts run with the controller's Python (no p
 
 from __future__ import annotations
 
+import functools
+import importlib
 import io
 import json
+import sys
 import threading
 import time
 import zipfile
@@ -15,24 +18,118 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.support.environment import DUMMY_CREDENTIALS, REGION
+from tests.support.environment import DUMMY_CREDENTIALS, REGION, ROOT
 
 ENVIRONMENTS = ("dev", "test", "prod")
 NOT_FOUND = ("404", "NoSuchBucket", "NotFound")
 GONE_KEY_STATES = ("PendingDeletion", "PendingReplicaDeletion")
 
 
+# --------------------------------------------------------------------------- names
+# Nothing is named here: the stack's name is the role's default (ebook_stack_name), the names of what the stack
+# makes are files/TapStack.yml's own, resolved for the environment by plugins/module_utils/stack_names.py.
+
+
+def module_utils(name):
+    """A module of the collection's plugins/module_utils, imported as Ansible does (ansible_collections.tap...).
+
+    Outside the unit tests (which link the checkout themselves) the link that tools/setup-environments.sh makes
+    in .collections (ansible.cfg's collections_path) is put on ``sys.path``.
+    """
+    full = f"ansible_collections.tap.ebook_storage.plugins.module_utils.{name}"
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError:
+        path = str(ROOT / ".collections")
+        if path in sys.path:
+            raise
+        sys.path.append(path)
+        return importlib.import_module(full)
+
+
+@functools.cache
+def template():
+    """files/TapStack.yml, parsed (cfn_template.load_template)."""
+    return module_utils("cfn_template").load_template((ROOT / "files" / "TapStack.yml").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def template_names(env):
+    """Logical id -> physical name of each resource the template names, for ``env`` (stack_names.resource_names)."""
+    return module_utils("stack_names").resource_names(template(), {"Environment": env})
+
+
+@functools.cache
+def template_outputs(env):
+    """The outputs a stack of ``env`` gives that the template alone decides (stack_names.output_names):
+    EbooksBucketName, LoggingBucketName, StorageMonitoringFunctionName, ..."""
+    return module_utils("stack_names").output_names(template(), {"Environment": env})
+
+
+def output_resource_name(env, output_key):
+    """Name of the resource an output of the template points at (Ref or Fn::GetAtt), for ``env``: the access
+    role's name for S3AccessRoleArn, the topic's name for SNSTopicArn."""
+    logical_id = module_utils("cfn_template").referenced_logical_id(template()["Outputs"][output_key]["Value"])
+    return template_names(env)[logical_id]
+
+
+def declared_property(env, output_key, *path, parameters=None):
+    """A property (a path of keys) of the resource an output points at, as the template declares it for ``env``
+    and ``parameters`` (stack_names.named_resolver: other resources' names resolved, e.g. the data bucket's
+    LoggingConfiguration names the log bucket)."""
+    logical_id = module_utils("cfn_template").referenced_logical_id(template()["Outputs"][output_key]["Value"])
+    value = template()["Resources"][logical_id]["Properties"]
+    for key in path:
+        value = value[key]
+    resolver = module_utils("stack_names").named_resolver(template(), {"Environment": env, **(parameters or {})})
+    return resolver.resolve(value, ".".join(("Resources", logical_id, "Properties") + path))
+
+
+def declared_outputs(env, parameters=None):
+    """Keys of the outputs a stack of ``env`` and ``parameters`` has (those whose Condition holds)."""
+    resolver = module_utils("stack_names").named_resolver(template(), {"Environment": env, **(parameters or {})})
+    outputs = template()["Outputs"]
+    return {key for key, output in outputs.items()
+            if "Condition" not in output or resolver.condition(output["Condition"])}
+
+
+def names_of_type(env, resource_type):
+    """Names of the template's resources of a type (``AWS::IAM::Role``, ...), for ``env``, sorted."""
+    resources = template()["Resources"]
+    return sorted(name for lid, name in template_names(env).items() if resources[lid]["Type"] == resource_type)
+
+
+@functools.cache
 def stack_name(env):
-    return f"ebooks-storage-{env}"
+    """The stack of ``env``: the role's default ebook_stack_name, rendered."""
+    import jinja2
+    import yaml
+
+    defaults = yaml.safe_load((ROOT / "roles" / "ebook_stack" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    return jinja2.Template(defaults["ebook_stack_name"]).render(ebook_stack_environment=env)
 
 
 def bucket_names(env):
     """(data bucket, access-log bucket) of an environment."""
-    return f"ebooks-storage-{env}", f"ebooks-storage-logs-{env}"
+    outputs = template_outputs(env)
+    return outputs["EbooksBucketName"], outputs["LoggingBucketName"]
 
 
 def key_alias(env):
-    return f"alias/ebooks-storage-{env}"
+    """The alias of the stack's own key."""
+    (alias,) = names_of_type(env, "AWS::KMS::Alias")
+    return alias
+
+
+def declared_tags(env, resource_type):
+    """The tags the template gives its resources of a type (the same on each), resolved for ``env``."""
+    cfn_template = module_utils("cfn_template")
+    resolver = cfn_template.Resolver(template(), cfn_template.given_parameter_values(template(), {"Environment": env}),
+                                     {})
+    found = [resolver.resolve(r.get("Properties", {}).get("Tags", []), f"Resources.{lid}.Properties.Tags")
+             for lid, r in template()["Resources"].items() if r["Type"] == resource_type]
+    (tags,) = {json.dumps({t["Key"]: t["Value"] for t in item}, sort_keys=True) for item in found}
+    return json.loads(tags)
 
 
 # --------------------------------------------------------------------------- clients
@@ -167,7 +264,7 @@ def stack_fingerprint(cfn, name):
 
 
 def stack_snapshot(cfn, envs=ENVIRONMENTS):
-    """What a bad run must not change: every ebooks-storage-* stack with its status, update time and parameters."""
+    """What a bad run must not change: the stack of each environment with its status, update time and parameters."""
     snapshot = {}
     for env in envs:
         stack = describe_stack(cfn, stack_name(env))
@@ -314,18 +411,20 @@ def _left_buckets(aws, env, prefix, tag):
 
 
 def _left_roles(aws, env, prefix, tag):
-    names = {f"eBook-S3Access-{env}", f"eBook-StorageMonitoring-{env}"}
+    names = set(names_of_type(env, "AWS::IAM::Role"))
     return [r["RoleName"] for r in _pages(aws("iam"), "list_roles", "Roles") if r["RoleName"] in names]
 
 
 def _left_functions(aws, env, prefix, tag):
+    names = set(names_of_type(env, "AWS::Lambda::Function"))
     return [f["FunctionName"] for f in _pages(aws("lambda"), "list_functions", "Functions")
-            if f["FunctionName"] == f"eBook-StorageMonitoring-{env}"]
+            if f["FunctionName"] in names]
 
 
 def _left_topics(aws, env, prefix, tag):
+    names = set(names_of_type(env, "AWS::SNS::Topic"))
     arns = [t["TopicArn"] for t in _pages(aws("sns"), "list_topics", "Topics")]
-    return [a for a in arns if a.rsplit(":", 1)[-1] == f"eBook-Alerts-{env}" or (prefix and ":" + prefix in a)]
+    return [a for a in arns if a.rsplit(":", 1)[-1] in names or (prefix and ":" + prefix in a)]
 
 
 def _left_queues(aws, env, prefix, tag):
@@ -333,14 +432,16 @@ def _left_queues(aws, env, prefix, tag):
 
 
 def _left_rules(aws, env, prefix, tag):
-    name = f"eBook-StorageMonitoring-Schedule-{env}"
-    return [r["Name"] for r in aws("events").list_rules(NamePrefix=name).get("Rules", []) if r["Name"] == name]
+    return [name for name in names_of_type(env, "AWS::Events::Rule")
+            if any(r["Name"] == name for r in aws("events").list_rules(NamePrefix=name).get("Rules", []))]
 
 
 def _left_log_groups(aws, env, prefix, tag):
-    name = f"/aws/lambda/eBook-StorageMonitoring-{env}"
-    return [g["logGroupName"] for g in _pages(aws("logs"), "describe_log_groups", "logGroups", logGroupNamePrefix=name)
-            if g["logGroupName"] == name]
+    left = []
+    for name in names_of_type(env, "AWS::Logs::LogGroup"):
+        groups = _pages(aws("logs"), "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+        left += [g["logGroupName"] for g in groups if g["logGroupName"] == name]
+    return left
 
 
 def _left_aliases(aws, env, prefix, tag):
@@ -349,16 +450,17 @@ def _left_aliases(aws, env, prefix, tag):
 
 
 def _left_keys(aws, env, prefix, tag):
-    """Customer keys of the environment (tags Project=ebook-storage, Environment=env) or tagged ``tag``; a key
-    scheduled for deletion counts as gone."""
+    """Customer keys of the environment (the Project and Environment tags the template gives the stack's key, for
+    env) or tagged ``tag``; a key scheduled for deletion counts as gone."""
     kms = aws("kms")
+    declared = {k: v for k, v in declared_tags(env, "AWS::KMS::Key").items() if k in ("Project", "Environment")}
     left = []
     for key in _pages(kms, "list_keys", "Keys"):
         meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
         if meta.get("KeyManager") != "CUSTOMER" or meta.get("KeyState") in GONE_KEY_STATES:
             continue
         tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])}
-        ours = tags.get("Project") == "ebook-storage" and tags.get("Environment") == env
+        ours = all(tags.get(k) == v for k, v in declared.items())
         if ours:
             left.append(f"{key['KeyId']} ({meta.get('KeyState')})")
         elif tag and tag in tags:
@@ -381,13 +483,13 @@ LEFTOVER_KINDS = {
 
 
 def resources_left(aws, env, kinds=tuple(LEFTOVER_KINDS), fixture_prefix=None, fixture_tag=None):
-    """{kind: names still there} of what the stack ebooks-storage-<env> makes, plus fixtures whose names start
+    """{kind: names still there} of what the stack of ``env`` makes, plus fixtures whose names start
     with ``fixture_prefix`` or keys tagged ``fixture_tag`` (Molecule's). Every list empty: nothing is left."""
     return {kind: LEFTOVER_KINDS[kind](aws, env, fixture_prefix, fixture_tag) for kind in kinds}
 
 
 def leftovers(aws, envs=ENVIRONMENTS):
-    """Stacks and buckets of the given environments that exist: ["stack ebooks-storage-dev", "bucket ...", ...]."""
+    """Stacks and buckets of the given environments that exist: ["stack <name>", "bucket <name>", ...]."""
     found = {env: resources_left(aws, env, kinds=("stacks", "buckets")) for env in envs}
     return ([f"stack {name}" for env in envs for name in found[env]["stacks"]]
             + [f"bucket {name}" for env in envs for name in found[env]["buckets"]])

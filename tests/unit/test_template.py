@@ -18,6 +18,13 @@ import importlib.util
 import pytest
 from cfnlint.decode.cfn_yaml import load as cfn_load
 
+from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
+from ansible_collections.tap.ebook_storage.plugins.module_utils.stack_names import output_names
+from ansible_collections.tap.ebook_storage.plugins.module_utils.stack_names import resource_names
+
+# The data bucket policy's contract is defined once, where storage_verify checks it; here the template must declare it.
+from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.bucket_policy import CONTRACT_SIDS
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "files" / "TapStack.yml"
 BIN_DIR = Path(sys.executable).parent  # not resolved: keep the venv's bin
@@ -115,16 +122,6 @@ OUTPUTS = {
     "StorageMonitoringScheduleName": None,
     "EnvironmentName": None,
 }
-BUCKET_POLICY_SIDS = {
-    "DenyInsecureTransport",
-    "DenyOutdatedTls",
-    "DenyWrongEncryptionHeader",
-    "DenyWrongKmsKey",
-    "DenyAwsManagedKey",
-    "DenySseC",
-    "DenyUnauthorisedWriters",
-    "DenyUnauthorisedReaders",
-}
 LAMBDA_ENV_VARS = {
     "ENVIRONMENT",
     "BUCKET_NAME",
@@ -183,16 +180,6 @@ def _tool(name: str) -> str:
     if not path.exists():
         pytest.fail(f"{name} is not installed beside {sys.executable}; run tools/setup-environments.sh")
     return str(path)
-
-
-def _sub(value: Any, env: str) -> str:
-    """Resolve a plain string or an Fn::Sub that uses only ${Environment}."""
-    if isinstance(value, str):
-        return value
-    assert isinstance(value, dict) and set(value) == {"Fn::Sub"}, value
-    text = value["Fn::Sub"]
-    assert isinstance(text, str), value
-    return text.replace("${Environment}", env)
 
 
 def _walk(node: Any, path: tuple = ()):
@@ -401,7 +388,6 @@ def test_outputs_and_exports(template: dict):
 def test_kms_key_id_output_names_the_key_in_use(parameters, expected):
     """KmsKeyId: the created key's id, or the part after key/ of ExternalKmsKeyArn (KmsKeyArn stays own-key only)."""
     from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import Resolver
-    from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
     from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import parameter_values
 
     template = load_template(TEMPLATE_PATH.read_text(encoding="utf-8"))
@@ -464,8 +450,25 @@ def test_encryption_key_output_matches_monitor_environment(template: dict, resou
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_physical_names(resources: dict, env: str):
-    for (lid, prop), pattern in PHYSICAL_NAMES.items():
-        assert _sub(resources[lid]["Properties"][prop], env) == pattern.format(env=env), lid
+    # The names as the checks, fixtures and tests read them (stack_names), and the property that sets each.
+    names = resource_names(load_template(TEMPLATE_PATH.read_text(encoding="utf-8")), {"Environment": env})
+    assert {lid: names.get(lid) for lid, _prop in PHYSICAL_NAMES} == {
+        lid: pattern.format(env=env) for (lid, _prop), pattern in PHYSICAL_NAMES.items()
+    }
+    for lid, prop in PHYSICAL_NAMES:
+        assert prop in resources[lid]["Properties"], lid
+
+
+def test_names_whatever_the_conditions():
+    """A retained log bucket keeps its name after logging is turned off: the names (and the outputs the template
+    alone decides) do not depend on a resource's or an output's condition."""
+    template = load_template(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    on, off = ({"Environment": "test", "EnableLogging": flag} for flag in ("true", "false"))
+    assert resource_names(template, off) == resource_names(template, on)
+    assert output_names(template, off) == output_names(template, on)
+    assert output_names(template, on)["LoggingBucketName"] == resource_names(template, on)["LoggingBucket"]
+    assert output_names(template, on)["EnvironmentName"] == "test"
+    assert "KmsKeyArn" not in output_names(template, on)  # needs the key's physical id
 
 
 def test_no_account_id_in_physical_names(resources: dict):
@@ -575,7 +578,7 @@ def test_logging_bucket_configuration(resources: dict):
 def test_bucket_policy_statements(resources: dict):
     statements = resources["EbooksS3BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     by_sid = {s["Sid"]: s for s in statements}
-    assert set(by_sid) >= BUCKET_POLICY_SIDS
+    assert set(by_sid) >= set(CONTRACT_SIDS)
     assert all(s["Effect"] == "Deny" for s in statements)
     # Negated header checks only apply when the header is sent (default encryption keeps working).
     for sid in ("DenyWrongEncryptionHeader", "DenyWrongKmsKey"):

@@ -16,7 +16,9 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.ba
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import bad
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks.base import ok
 
-# Sid -> the condition key the statement is about (docs/contracts.md, "Data bucket policy statements").
+# The contract of the data bucket's policy, defined here once: Sid -> the condition key the statement is about.
+# docs/contracts.md ("Data bucket policy statements") says what each one is for; tests/unit/test_template.py
+# imports this to require the template to declare them. The statements themselves are the template's.
 CONTRACT_SIDS = {
     "DenyInsecureTransport": "aws:securetransport",
     "DenyOutdatedTls": "s3:tlsversion",
@@ -30,18 +32,13 @@ CONTRACT_SIDS = {
 
 
 def _declared_sids(model, policy_lid):
+    """The Sids of the policy's statements as the template writes them (only the Sids resolved: the checks
+    resolve the rest, each reporting its own error)."""
     if not policy_lid:
         return []
-    doc = ((model.resources[policy_lid].get("Properties") or {}).get("PolicyDocument")) or {}
-    stmts = doc.get("Statement") or []
-    if isinstance(stmts, dict):
-        stmts = [stmts]
-    sids = []
-    for index, stmt in enumerate(stmts):
-        if isinstance(stmt, dict) and "Sid" in stmt:
-            sid = model.resolve(stmt["Sid"], f"Resources.{policy_lid}.Properties.PolicyDocument.Statement[{index}].Sid")
-            sids.append(str(sid))
-    return sids
+    doc = (model.resources[policy_lid].get("Properties") or {}).get("PolicyDocument") or {}
+    path = f"Resources.{policy_lid}.Properties.PolicyDocument.Statement"
+    return [str(model.resolve(stmt["Sid"], f"{path}.Sid")) for stmt in pd.statements(doc) if "Sid" in stmt]
 
 
 class _Policy:

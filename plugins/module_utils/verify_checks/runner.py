@@ -10,6 +10,7 @@ import fnmatch
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import AWS_ERRORS
 from ansible_collections.tap.ebook_storage.plugins.module_utils.aws_session import error_summary
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import TemplateResolutionError
+from ansible_collections.tap.ebook_storage.plugins.module_utils.module_warnings import warn
 from ansible_collections.tap.ebook_storage.plugins.module_utils.policy_documents import PolicyParseError
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks import bucket
 from ansible_collections.tap.ebook_storage.plugins.module_utils.verify_checks import bucket_policy
@@ -136,7 +137,7 @@ def verify_stack(module, session, model, functional, checks=None, skip=()):
     plan = build_plan(ctx)
     reasons, unmatched = select(plan, checks, skip, functional and not module.check_mode)
     for pattern in unmatched:
-        module.warn(f"no check matches {pattern!r}")
+        warn(f"no check matches {pattern!r}")
     if checks and all(reasons.get(c.id) == "not selected" for c in plan):
         module.fail_json(
             msg=f"none of the checks {checks} exists for stack {model.name}",

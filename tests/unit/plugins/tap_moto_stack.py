@@ -23,6 +23,12 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_stack import
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import Resolver
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import parameter_values
+from tests.support.aws import bucket_names
+from tests.support.aws import declared_tags
+from tests.support.aws import names_of_type
+from tests.support.aws import output_resource_name
+from tests.support.aws import stack_name
+from tests.support.aws import template_outputs
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TEMPLATE_PATH = os.path.join(COLLECTION_ROOT, "files", "TapStack.yml")
@@ -30,18 +36,19 @@ TEMPLATE_PATH = os.path.join(COLLECTION_ROOT, "files", "TapStack.yml")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
-# The names files/TapStack.yml gives for Environment=dev; the tests assert against them.
-STACK = "ebooks-storage-dev"
-DATA_BUCKET = "ebooks-storage-dev"
-LOG_BUCKET = "ebooks-storage-logs-dev"
-FUNCTION = "eBook-StorageMonitoring-dev"
-LOG_GROUP = f"/aws/lambda/{FUNCTION}"
-RULE = "eBook-StorageMonitoring-Schedule-dev"
-UPLOAD_RULE = "eBook-UploadCheck-dev"
-TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:eBook-Alerts-dev"
-ACCESS_ROLE = "eBook-S3Access-dev"
-MONITOR_ROLE = "eBook-StorageMonitoring-dev"
-TAGS = {"iac-rlhf-amazon": "true", "Environment": "dev", "Project": "ebook-storage", "ManagedBy": "cloudformation"}
+# The names files/TapStack.yml gives for Environment=dev (read from it: tests/support/aws.py's names), and the
+# stack's name (the role's default); the tests assert against them.
+ENV = "dev"
+STACK = stack_name(ENV)
+DATA_BUCKET, LOG_BUCKET = bucket_names(ENV)
+FUNCTION = template_outputs(ENV)["StorageMonitoringFunctionName"]
+(LOG_GROUP,) = names_of_type(ENV, "AWS::Logs::LogGroup")
+RULE = template_outputs(ENV)["StorageMonitoringScheduleName"]
+(UPLOAD_RULE,) = set(names_of_type(ENV, "AWS::Events::Rule")) - {RULE}
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{output_resource_name(ENV, 'SNSTopicArn')}"
+ACCESS_ROLE = output_resource_name(ENV, "S3AccessRoleArn")
+MONITOR_ROLE = output_resource_name(ENV, "StorageMonitoringRoleArn")
+TAGS = declared_tags(ENV, "AWS::S3::Bucket")
 
 
 def template_text():

@@ -35,6 +35,20 @@ def test_good_values_come_back_as_strings(check):
     assert result["changed"] is False
 
 
+@pytest.mark.parametrize("logging", [True, False])
+def test_names_are_the_templates_for_the_environment_with_or_without_logging(check, logging):
+    """What a teardown deletes when no stack is left to say it: the template's names, the log bucket's too
+    (a retained one keeps its name after EnableLogging is turned off)."""
+    from tests.support.aws import bucket_names
+
+    result = check({"Environment": "test", "EnableLogging": logging})
+    data, logs = bucket_names("test")
+    assert result["names"]["EbooksBucketName"] == data
+    assert result["names"]["LoggingBucketName"] == logs
+    assert result["names"]["EnvironmentName"] == "test"
+    assert result["names"]["StorageMonitoringFunctionName"].endswith("-test")
+
+
 @pytest.mark.parametrize(
     ("parameters", "expected"),
     [
