@@ -5,7 +5,7 @@ import time
 from botocore.exceptions import ClientError
 
 from bench import aws, config
-from tests.support.aws import force_cleanup, wait_stack
+from tests.support.aws import force_cleanup, role_default, stack_name, wait_stack
 
 TEMPLATE = config.ROOT / "files" / "TapStack.yml"
 POLL_S = 0.5
@@ -18,12 +18,12 @@ def parameters(env, logging=True):
 
 
 def tags(env):
-    values = {"Project": "ebook-storage", "Environment": env, "iac-rlhf-amazon": "true", "ManagedBy": "ansible"}
-    return [{"Key": k, "Value": v} for k, v in values.items()]
+    """The role's default stack tags (ebook_stack_tags)."""
+    return [{"Key": k, "Value": v} for k, v in role_default("ebook_stack_tags", env).items()]
 
 
 def _arguments(env, logging):
-    return dict(StackName=f"ebooks-storage-{env}", TemplateBody=TEMPLATE.read_text(),
+    return dict(StackName=stack_name(env), TemplateBody=TEMPLATE.read_text(),
                 Parameters=parameters(env, logging), Capabilities=["CAPABILITY_NAMED_IAM"], Tags=tags(env))
 
 
@@ -38,14 +38,14 @@ def create(cf, env):
     """create_stack, then describe_stacks every 0.5 s until complete; returns seconds."""
     started = time.perf_counter()
     cf.create_stack(**_arguments(env, True))
-    _wait(cf, f"ebooks-storage-{env}", "CREATE_COMPLETE")
+    _wait(cf, stack_name(env), "CREATE_COMPLETE")
     return time.perf_counter() - started
 
 
 def update(cf, env, logging):
     started = time.perf_counter()
     cf.update_stack(**_arguments(env, logging))
-    _wait(cf, f"ebooks-storage-{env}", "UPDATE_COMPLETE")
+    _wait(cf, stack_name(env), "UPDATE_COMPLETE")
     return time.perf_counter() - started
 
 

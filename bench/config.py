@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from tests.support import environment
+from tests.support.aws import bucket_names, stack_name, template_outputs
 
 ROOT = environment.ROOT
 RESULTS = ROOT / "bench" / "results"
@@ -19,9 +20,9 @@ STARTUP_STATE = ROOT / ".localstack" / "bench-startup"
 
 REGION = environment.REGION
 ENV = "dev"
-STACK = f"ebooks-storage-{ENV}"
-BUCKET = f"ebooks-storage-{ENV}"
-MONITOR_FUNCTION = f"eBook-StorageMonitoring-{ENV}"
+STACK = stack_name(ENV)
+BUCKET = bucket_names(ENV)[0]
+MONITOR_FUNCTION = template_outputs(ENV)["StorageMonitoringFunctionName"]
 # The bare boto3 baselines that need a stack of their own (update, no-op) use this environment.
 BARE_ENV = "test"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from itest_support import PlaybookRunner, inventory
 
-from tests.support.aws import ENVIRONMENTS, Clients, describe_stack, force_cleanup, leftovers, stack_name
+from tests.support.aws import ENVIRONMENTS, Clients, describe_stack, force_cleanup, leftovers, stack_name, stack_outputs
 from tests.support.localstack import endpoint_from_environment, health_error
 
 
@@ -144,3 +144,11 @@ def deployments(run_playbook, aws, tmp_path_factory):
     manager = Deployments(run_playbook, aws, tmp_path_factory.mktemp("outputs"))
     yield manager
     manager.finish()
+
+
+@pytest.fixture(scope="module")
+def dev(deployments, aws):
+    """The outputs of the dev stack, deployed first when it is not (once per test module: a module may
+    redeploy it)."""
+    deployments.ensure("dev")
+    return stack_outputs(describe_stack(aws("cloudformation"), stack_name("dev")))

@@ -14,17 +14,11 @@ import uuid
 
 import pytest
 
-from tests.support.aws import bucket_names, bucket_versions, describe_stack, stack_name, stack_outputs
+from tests.support.aws import bucket_names, bucket_versions
 from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf
 from tests.support.mailbox import Mailbox, sns_message_json
 
 FAILURE_WAIT_S = 60
-
-
-@pytest.fixture(scope="module")
-def dev(deployments, aws):
-    deployments.ensure("dev")
-    return stack_outputs(describe_stack(aws("cloudformation"), stack_name("dev")))
 
 
 @pytest.fixture(scope="module")

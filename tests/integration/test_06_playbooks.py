@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from tests.support.aws import describe_stack, stack_name, stack_outputs, stack_snapshot
+from tests.support.aws import stack_snapshot
 from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf, sha256
 
 PREFIX = f"playbooks-{uuid.uuid4().hex[:8]}"
@@ -25,12 +25,6 @@ BOOKS = {
     "beowulf.epub": sample_epub("Beowulf"),
     "candide.mobi": sample_mobi("Candide"),
 }
-
-
-@pytest.fixture(scope="module")
-def dev(deployments, aws):
-    deployments.ensure("dev")
-    return stack_outputs(describe_stack(aws("cloudformation"), stack_name("dev")))
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.aws import describe_stack, names_of_type, purge_bucket, stack_name, stack_outputs
+from tests.support.aws import names_of_type, purge_bucket
 from tests.support.ebooks import sample_epub, sample_mobi, sample_pdf
 from tests.support.mailbox import Mailbox, sns_message_json
 from tests.support.s3_inventory import put_into_bucket, records_from_bucket, write_inventory
 
 ALERT_WITHIN_S = 60  # the promise: a bad upload alerts within a minute
 NAMESPACE = "eBookStorage"
-
-
-@pytest.fixture(scope="module")
-def dev(deployments, aws):
-    deployments.ensure("dev")
-    return stack_outputs(describe_stack(aws("cloudformation"), stack_name("dev")))
 
 
 @pytest.fixture(scope="module")

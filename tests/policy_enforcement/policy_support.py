@@ -32,6 +32,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 
+from tests.support.aws import stack_name
+
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 SETUP_HELP = (
@@ -62,7 +64,7 @@ class Target:
 
     @property
     def stack_name(self):
-        return f"ebooks-storage-{self.env}"
+        return stack_name(self.env)
 
     def client(self, service, *, endpoint=None, plain=False, credentials=None):
         kwargs = {"region_name": self.region, "config": Config(

@@ -18,6 +18,8 @@ import yaml
 from botocore.exceptions import ClientError
 from policy_support import SETUP_HELP, configured
 
+from tests.support.aws import key_alias
+
 if not configured():
     pytest.fail(SETUP_HELP, pytrace=False)
 
@@ -53,7 +55,7 @@ def live_config(target, stack):
     outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
     prefix = stack["key_arn"].rsplit(":", 1)[0] + ":"
     if outputs.get("KmsKeyArn"):
-        name, key_arn, alias = "created_key", outputs["KmsKeyArn"], f"alias/ebooks-storage-{target.env}"
+        name, key_arn, alias = "created_key", outputs["KmsKeyArn"], key_alias(target.env)
     else:
         name = "external_alias" if params.get("ExternalKmsKeyArn") else "external_alias_defaults"
         alias = params["KmsKeyAlias"]

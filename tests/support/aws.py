@@ -100,13 +100,29 @@ def names_of_type(env, resource_type):
 
 
 @functools.cache
-def stack_name(env):
-    """The stack of ``env``: the role's default ebook_stack_name, rendered."""
-    import jinja2
+def _role_defaults():
     import yaml
 
-    defaults = yaml.safe_load((ROOT / "roles" / "ebook_stack" / "defaults" / "main.yml").read_text(encoding="utf-8"))
-    return jinja2.Template(defaults["ebook_stack_name"]).render(ebook_stack_environment=env)
+    return yaml.safe_load((ROOT / "roles" / "ebook_stack" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+
+
+def role_default(name, env):
+    """A default of the ebook_stack role (``defaults/main.yml``), its strings rendered for ``env``."""
+    import jinja2
+
+    def render(value):
+        if isinstance(value, dict):
+            return {key: render(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [render(item) for item in value]
+        return jinja2.Template(value).render(ebook_stack_environment=env) if isinstance(value, str) else value
+
+    return render(_role_defaults()[name])
+
+
+def stack_name(env):
+    """The stack of ``env``: the role's default ebook_stack_name, rendered."""
+    return role_default("ebook_stack_name", env)
 
 
 def bucket_names(env):

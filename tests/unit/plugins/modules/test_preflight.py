@@ -17,9 +17,14 @@ from tap_moto_stack import REGION
 from tap_moto_stack import STACK
 from tap_moto_stack import create_stack
 
+from tests.support.aws import bucket_names
+
 from ansible_collections.tap.ebook_storage.plugins.module_utils import preflight_checks
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.modules import preflight
+
+# What a stack of the template names its buckets in dev.
+DATA, LOGS = bucket_names("dev")
 
 
 def test_credentials_and_an_absent_stack(moto, run):
@@ -168,12 +173,12 @@ def test_an_unknown_profile_is_a_credentials_failure(aws_env, run, tmp_path, mon
 
 def test_buckets_the_stack_would_create_over_are_found(moto, run, template_text):
     """A retained data bucket and no stack (it was deleted): a create on AWS would fail half way."""
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket="ebooks-storage-dev")
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=DATA)
     args = {"stack_name": STACK, "template_body": template_text, "parameters": {"Environment": "dev"}}
     result = run(preflight, args)
     assert result["failed"] is False, result
     assert result["stack"]["unowned_buckets"] == [
-        {"logical_id": "EbooksS3Bucket", "bucket": "ebooks-storage-dev", "owner": "this account"}]
+        {"logical_id": "EbooksS3Bucket", "bucket": DATA, "owner": "this account"}]
 
 
 def test_buckets_the_stack_holds_are_not_reported(moto, run, template_text):
@@ -185,7 +190,7 @@ def test_buckets_the_stack_holds_are_not_reported(moto, run, template_text):
 
 def test_a_log_bucket_left_by_logging_turned_off_is_found(moto, run, template_text):
     create_stack(parameters={"EnableLogging": "false"})
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket="ebooks-storage-logs-dev")
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=LOGS)
     args = {"stack_name": STACK, "template_body": template_text,
             "parameters": {"Environment": "dev", "EnableLogging": "true"}}
     result = run(preflight, args)
@@ -195,7 +200,7 @@ def test_a_log_bucket_left_by_logging_turned_off_is_found(moto, run, template_te
 def test_the_import_template_adds_only_the_buckets(moto, run, template_text):
     """The whole import is in test_preflight_adoption.py; here: an existing stack gets only the bucket added."""
     create_stack(parameters={"EnableLogging": "false"})
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket="ebooks-storage-logs-dev")
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=LOGS)
     args = {"stack_name": STACK, "template_body": template_text,
             "parameters": {"Environment": "dev", "EnableLogging": "true"}}
     stack = run(preflight, args)["stack"]
@@ -205,6 +210,8 @@ def test_the_import_template_adds_only_the_buckets(moto, run, template_text):
     logs = resources["LoggingBucket"]
     assert logs["Type"] == "AWS::S3::Bucket" and "Condition" not in logs
     assert logs["DeletionPolicy"] == "Retain" and logs["UpdateReplacePolicy"] == "Retain"
-    assert logs["Properties"]["BucketName"] == {"Fn::Sub": "ebooks-storage-logs-${Environment}"}
+    # The bucket's name as the template writes it, not a literal: the next deploy must not read a replacement.
+    declared = load_template(template_text)["Resources"]["LoggingBucket"]["Properties"]["BucketName"]
+    assert logs["Properties"]["BucketName"] == declared and isinstance(declared, dict)
     assert stack["resources_to_import"] == [{"ResourceType": "AWS::S3::Bucket", "LogicalResourceId": "LoggingBucket",
-                                             "ResourceIdentifier": {"BucketName": "ebooks-storage-logs-dev"}}]
+                                             "ResourceIdentifier": {"BucketName": LOGS}}]

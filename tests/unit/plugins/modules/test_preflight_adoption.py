@@ -25,6 +25,8 @@ from tap_moto_stack import REGION
 from tap_moto_stack import STACK
 from tap_moto_stack import create_stack
 
+from tests.support.aws import bucket_names
+
 from ansible_collections.tap.ebook_storage.plugins.module_utils import preflight_checks
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import Resolver
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
@@ -32,7 +34,7 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template imp
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import outside_references
 from ansible_collections.tap.ebook_storage.plugins.modules import preflight
 
-DATA, LOGS = "ebooks-storage-dev", "ebooks-storage-logs-dev"
+DATA, LOGS = bucket_names("dev")
 DATA_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
      "Resource": [f"arn:aws:s3:::{DATA}", f"arn:aws:s3:::{DATA}/*"],
@@ -269,7 +271,9 @@ def test_an_existing_stack_gets_its_deployed_template_plus_the_log_bucket(moto, 
         assert template.get(section) == deployed.get(section), section
     logs = template["Resources"]["LoggingBucket"]
     assert logs["DeletionPolicy"] == "Retain" and "Condition" not in logs
-    assert logs["Properties"]["BucketName"] == {"Fn::Sub": "ebooks-storage-logs-${Environment}"}
+    # The bucket's name as the template writes it, not a literal: the next deploy must not read a replacement.
+    declared = load_template(template_text)["Resources"]["LoggingBucket"]["Properties"]["BucketName"]
+    assert logs["Properties"]["BucketName"] == declared and isinstance(declared, dict)
     assert template["Resources"]["LoggingBucketPolicy"]["Properties"] == {"Bucket": {"Ref": "LoggingBucket"},
                                                                           "PolicyDocument": LOGS_POLICY}
     assert outside_references(template) == []
