@@ -122,17 +122,21 @@ class AwsSession:
     def call(self, service, operation, **params):
         return getattr(self.client(service), operation)(aws_retry=True, **params)
 
-    def read(self, service, operation, **params):
-        key = (service, operation, json.dumps(params, sort_keys=True, default=str))
+    def _remembered(self, key, fetch):
+        """``fetch()``'s answer for ``key``, asked once: an error is remembered and raised again too."""
         if key not in self._cache:
             try:
-                self._cache[key] = (True, self.call(service, operation, **params))
+                self._cache[key] = (True, fetch())
             except AWS_ERRORS as e:
                 self._cache[key] = (False, e)
         ok, value = self._cache[key]
         if not ok:
             raise value
         return value
+
+    def read(self, service, operation, **params):
+        key = (service, operation, json.dumps(params, sort_keys=True, default=str))
+        return self._remembered(key, lambda: self.call(service, operation, **params))
 
     def forget(self, service, operation, **params):
         key = (service, operation, json.dumps(params, sort_keys=True, default=str))
@@ -145,23 +149,14 @@ class AwsSession:
     def paginate(self, service, operation, result_key, **params):
         """Every page of a paginated read, joined (remembered like ``read``)."""
         key = (service, "paginate:" + operation, json.dumps(params, sort_keys=True, default=str))
-        if key not in self._cache:
+
+        @AWSRetry.jittered_backoff()
+        def _all_pages():
             client = self.client(service)
-            raw = getattr(client, "client", client)
-            paginator = raw.get_paginator(operation)
+            paginator = getattr(client, "client", client).get_paginator(operation)
+            return paginator.paginate(**params).build_full_result()
 
-            @AWSRetry.jittered_backoff()
-            def _all_pages():
-                return paginator.paginate(**params).build_full_result()
-
-            try:
-                self._cache[key] = (True, _all_pages().get(result_key, []))
-            except AWS_ERRORS as e:
-                self._cache[key] = (False, e)
-        ok, value = self._cache[key]
-        if not ok:
-            raise value
-        return value
+        return self._remembered(key, lambda: _all_pages().get(result_key, []))
 
     def api_calls(self):
         return {"total": sum(self.calls.values()), "by_operation": dict(sorted(self.calls.items()))}

@@ -208,10 +208,15 @@ class StackModel:
         return builder(self, physical, props, f"Resources.{logical_id}.Properties")
 
 
-def _kms_key_arn(model, physical, props, path):
-    if physical.startswith("arn:"):
-        return physical
-    return f"arn:{model.partition}:kms:{model.region}:{model.account_id}:key/{physical}"
+def _regional_arn(service, resource_prefix=""):
+    """The ARN of a regional resource whose physical id is its name or id (or already its ARN)."""
+
+    def build(model, physical, props, path):
+        if physical.startswith("arn:"):
+            return physical
+        return f"arn:{model.partition}:{service}:{model.region}:{model.account_id}:{resource_prefix}{physical}"
+
+    return build
 
 
 def _kms_key_id(model, physical, props, path):
@@ -240,18 +245,6 @@ def _bucket_regional_domain(model, physical, props, path):
     return f"{physical}.s3.{model.region}.{_url_suffix(model.partition)}"
 
 
-def _lambda_arn(model, physical, props, path):
-    if physical.startswith("arn:"):
-        return physical
-    return f"arn:{model.partition}:lambda:{model.region}:{model.account_id}:function:{physical}"
-
-
-def _topic_arn(model, physical, props, path):
-    if physical.startswith("arn:"):
-        return physical
-    return f"arn:{model.partition}:sns:{model.region}:{model.account_id}:{physical}"
-
-
 def _topic_name(model, physical, props, path):
     return physical.rsplit(":", 1)[-1]
 
@@ -277,15 +270,15 @@ def _log_group_arn(model, physical, props, path):
 
 
 _ATTRIBUTE_BUILDERS = {
-    ("AWS::KMS::Key", "Arn"): _kms_key_arn,
+    ("AWS::KMS::Key", "Arn"): _regional_arn("kms", "key/"),
     ("AWS::KMS::Key", "KeyId"): _kms_key_id,
     ("AWS::IAM::Role", "Arn"): _iam_arn("role"),
     ("AWS::IAM::User", "Arn"): _iam_arn("user"),
     ("AWS::S3::Bucket", "Arn"): _bucket_arn,
     ("AWS::S3::Bucket", "DomainName"): _bucket_domain,
     ("AWS::S3::Bucket", "RegionalDomainName"): _bucket_regional_domain,
-    ("AWS::Lambda::Function", "Arn"): _lambda_arn,
-    ("AWS::SNS::Topic", "TopicArn"): _topic_arn,
+    ("AWS::Lambda::Function", "Arn"): _regional_arn("lambda", "function:"),
+    ("AWS::SNS::Topic", "TopicArn"): _regional_arn("sns"),
     ("AWS::SNS::Topic", "TopicName"): _topic_name,
     ("AWS::Events::Rule", "Arn"): _rule_arn,
     ("AWS::Logs::LogGroup", "Arn"): _log_group_arn,

@@ -51,33 +51,20 @@ def merge_versions(key, versions, delete_markers):
     The current entry (IsLatest) comes first; the rest by LastModified,
     newest first, keeping the service's order between equal times.
     """
-    entries = []
-    for item in versions:
-        if item.get("Key") != key:
-            continue
-        entries.append(
-            {
-                "version_id": item.get("VersionId"),
-                "is_latest": bool(item.get("IsLatest")),
-                "last_modified": item.get("LastModified"),
-                "size": item.get("Size"),
-                "etag": item.get("ETag"),
-                "delete_marker": False,
-            }
-        )
-    for item in delete_markers:
-        if item.get("Key") != key:
-            continue
-        entries.append(
-            {
-                "version_id": item.get("VersionId"),
-                "is_latest": bool(item.get("IsLatest")),
-                "last_modified": item.get("LastModified"),
-                "size": None,
-                "etag": None,
-                "delete_marker": True,
-            }
-        )
+    # A delete marker has no size or ETag: the keys of a version entry, with None.
+    entries = [
+        {
+            "version_id": item.get("VersionId"),
+            "is_latest": bool(item.get("IsLatest")),
+            "last_modified": item.get("LastModified"),
+            "size": item.get("Size"),
+            "etag": item.get("ETag"),
+            "delete_marker": delete_marker,
+        }
+        for items, delete_marker in ((versions, False), (delete_markers, True))
+        for item in items
+        if item.get("Key") == key
+    ]
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
     def order(entry):
