@@ -14,17 +14,14 @@ from unittest import mock
 import boto3
 import pytest
 from tap_moto_stack import REGION
+from tap_moto_stack import DATA_BUCKET
+from tap_moto_stack import LOG_BUCKET
 from tap_moto_stack import STACK
 from tap_moto_stack import create_stack
-
-from tests.support.aws import bucket_names
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils import preflight_checks
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import load_template
 from ansible_collections.tap.ebook_storage.plugins.modules import preflight
-
-# What a stack of the template names its buckets in dev.
-DATA, LOGS = bucket_names("dev")
 
 
 def test_credentials_and_an_absent_stack(moto, run):
@@ -173,12 +170,12 @@ def test_an_unknown_profile_is_a_credentials_failure(aws_env, run, tmp_path, mon
 
 def test_buckets_the_stack_would_create_over_are_found(moto, run, template_text):
     """A retained data bucket and no stack (it was deleted): a create on AWS would fail half way."""
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket=DATA)
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=DATA_BUCKET)
     args = {"stack_name": STACK, "template_body": template_text, "parameters": {"Environment": "dev"}}
     result = run(preflight, args)
     assert result["failed"] is False, result
     assert result["stack"]["unowned_buckets"] == [
-        {"logical_id": "EbooksS3Bucket", "bucket": DATA, "owner": "this account"}]
+        {"logical_id": "EbooksS3Bucket", "bucket": DATA_BUCKET, "owner": "this account"}]
 
 
 def test_buckets_the_stack_holds_are_not_reported(moto, run, template_text):
@@ -190,7 +187,7 @@ def test_buckets_the_stack_holds_are_not_reported(moto, run, template_text):
 
 def test_a_log_bucket_left_by_logging_turned_off_is_found(moto, run, template_text):
     create_stack(parameters={"EnableLogging": "false"})
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket=LOGS)
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=LOG_BUCKET)
     args = {"stack_name": STACK, "template_body": template_text,
             "parameters": {"Environment": "dev", "EnableLogging": "true"}}
     result = run(preflight, args)
@@ -200,7 +197,7 @@ def test_a_log_bucket_left_by_logging_turned_off_is_found(moto, run, template_te
 def test_the_import_template_adds_only_the_buckets(moto, run, template_text):
     """The whole import is in test_preflight_adoption.py; here: an existing stack gets only the bucket added."""
     create_stack(parameters={"EnableLogging": "false"})
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket=LOGS)
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=LOG_BUCKET)
     args = {"stack_name": STACK, "template_body": template_text,
             "parameters": {"Environment": "dev", "EnableLogging": "true"}}
     stack = run(preflight, args)["stack"]
@@ -214,4 +211,4 @@ def test_the_import_template_adds_only_the_buckets(moto, run, template_text):
     declared = load_template(template_text)["Resources"]["LoggingBucket"]["Properties"]["BucketName"]
     assert logs["Properties"]["BucketName"] == declared and isinstance(declared, dict)
     assert stack["resources_to_import"] == [{"ResourceType": "AWS::S3::Bucket", "LogicalResourceId": "LoggingBucket",
-                                             "ResourceIdentifier": {"BucketName": LOGS}}]
+                                             "ResourceIdentifier": {"BucketName": LOG_BUCKET}}]

@@ -22,10 +22,10 @@ from unittest import mock
 import boto3
 import pytest
 from tap_moto_stack import REGION
+from tap_moto_stack import DATA_BUCKET as DATA
+from tap_moto_stack import LOG_BUCKET as LOGS
 from tap_moto_stack import STACK
 from tap_moto_stack import create_stack
-
-from tests.support.aws import bucket_names
 
 from ansible_collections.tap.ebook_storage.plugins.module_utils import preflight_checks
 from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template import Resolver
@@ -34,7 +34,6 @@ from ansible_collections.tap.ebook_storage.plugins.module_utils.cfn_template imp
 from ansible_collections.tap.ebook_storage.plugins.module_utils.preflight_checks import outside_references
 from ansible_collections.tap.ebook_storage.plugins.modules import preflight
 
-DATA, LOGS = bucket_names("dev")
 DATA_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
      "Resource": [f"arn:aws:s3:::{DATA}", f"arn:aws:s3:::{DATA}/*"],
